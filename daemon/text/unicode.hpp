@@ -1,0 +1,23 @@
+// Unicode helpers over utf8proc. All functions take and return UTF-8; invalid UTF-8 input is
+// never passed through: it is replaced by U+FFFD, so hostile bytes cannot reach a platform or
+// a log. Thread-safe (no state).
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace sotong::text {
+
+// Replaces invalid sequences with U+FFFD and drops NUL and C0/C1 controls other than \n and \t.
+std::string sanitize_utf8(std::string_view s);
+// NFC normalisation (after sanitising).
+std::string nfc(std::string_view s);
+// NFC + case fold: the form used for keyword matching (Korean is unaffected by folding).
+std::string fold(std::string_view s);
+// Number of extended grapheme clusters (what a person calls characters).
+std::size_t grapheme_count(std::string_view s);
+// The longest prefix of s with at most max_graphemes grapheme clusters.
+std::string_view grapheme_prefix(std::string_view s, std::size_t max_graphemes);
+
+}  // namespace sotong::text

@@ -1,0 +1,532 @@
+#include "connectors/mastodon/mastodon_connector.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+#include <boost/json.hpp>
+#include <boost/url/encode.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
+#include <algorithm>
+#include <optional>
+#include <random>
+
+#include "connectors/mastodon/status_length.hpp"
+#include "daemon/text/html.hpp"
+#include "daemon/text/unicode.hpp"
+#include "daemon/util/clock.hpp"
+#include "daemon/util/log.hpp"
+
+namespace sotong::mastodon {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+namespace json = boost::json;
+using asio::use_awaitable;
+
+namespace {
+
+// Mastodon's largest page of notifications.
+constexpr int kPageLimit = 80;
+// Pages walked back per poll: 40 × 80 = 3,200 mentions, far more than a poll interval brings;
+// beyond that the log says some may be missed.
+constexpr int kMaxPagesPerPoll = 40;
+// On the very first start there is no cursor: answer only what came in the last day rather
+// than every mention the account ever received.
+constexpr int64_t kFirstStartWindowMs = 24LL * 3600 * 1000;
+// The longest wait a 429 may impose before we try again anyway.
+constexpr std::chrono::milliseconds kMaxRateLimitWait{15 * 60 * 1000};
+constexpr std::chrono::milliseconds kMinBackoff{500};
+constexpr std::chrono::milliseconds kMaxBackoff{60 * 1000};
+// A streaming message larger than this is not a notification we can use.
+constexpr std::size_t kMaxStreamMessageBytes = 1 << 20;
+
+bool id_less(const std::string& a, const std::string& b) {
+  if (a.size() != b.size()) return a.size() < b.size();
+  return a < b;
+}
+
+bool is_decimal(std::string_view s) {
+  return !s.empty() && s.size() <= 32 &&
+         std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+std::string str(const json::object& o, std::string_view key) {
+  auto it = o.find(key);
+  if (it == o.end() || !it->value().is_string()) return {};
+  return std::string(it->value().get_string());
+}
+
+std::chrono::milliseconds jittered(std::chrono::milliseconds d) {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::uniform_real_distribution<double> dist(0.5, 1.5);
+  return std::chrono::milliseconds(static_cast<int64_t>(static_cast<double>(d.count()) * dist(rng)));
+}
+
+// Removes our own @handle (with or without @domain) from the mention's text.
+std::string strip_self(std::string text, const std::string& self_username) {
+  if (self_username.empty()) return text;
+  std::string needle = "@" + self_username;
+  std::size_t pos = 0;
+  while ((pos = text.find(needle, pos)) != std::string::npos) {
+    std::size_t end = pos + needle.size();
+    auto word = [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    };
+    if (end < text.size() && word(text[end])) {
+      pos = end;
+      continue;
+    }
+    if (end < text.size() && text[end] == '@') {
+      ++end;
+      while (end < text.size() && (word(text[end]) || text[end] == '.' || text[end] == '-')) ++end;
+    }
+    while (end < text.size() && text[end] == ' ') ++end;
+    text.erase(pos, end - pos);
+  }
+  auto first = text.find_first_not_of(" \n\t");
+  auto last = text.find_last_not_of(" \n\t");
+  if (first == std::string::npos) return {};
+  return text.substr(first, last - first + 1);
+}
+
+std::optional<Mention> from_object(const json::object& n, const std::string& account,
+                                   const std::string& self_id, const std::string& self_username,
+                                   std::string* why) {
+  auto fail = [&](std::string w) -> std::optional<Mention> {
+    if (why) *why = std::move(w);
+    return std::nullopt;
+  };
+  std::string nid = str(n, "id");
+  if (!is_decimal(nid) && nid.empty()) return fail("notification without id");
+  if (str(n, "type") != "mention") return fail("not a mention");
+  auto st = n.find("status");
+  if (st == n.end() || !st->value().is_object()) return fail("mention without status");
+  const auto& status = st->value().get_object();
+  auto acc = status.find("account");
+  if (acc == status.end() || !acc->value().is_object()) return fail("status without account");
+  const auto& author = acc->value().get_object();
+  Mention m;
+  m.platform = "mastodon";
+  m.account = account;
+  m.id = str(status, "id");
+  if (m.id.empty() || m.id.size() > 64) return fail("status without a usable id");
+  m.cursor = nid;
+  m.author_id = str(author, "id");
+  m.author = text::sanitize_utf8(str(author, "username"));
+  m.author_acct = text::sanitize_utf8(str(author, "acct"));
+  if (m.author_acct.empty() || m.author_acct.size() > 320) return fail("author without acct");
+  for (char c : m.author_acct)
+    if (c == ' ' || c == '\n' || c == '\t') return fail("author acct with whitespace");
+  if (m.author.empty()) m.author = m.author_acct.substr(0, m.author_acct.find('@'));
+  if (auto b = author.find("bot"); b != author.end() && b->value().is_bool())
+    m.author_is_bot = b->value().get_bool();
+  m.author_is_self = !self_id.empty() && m.author_id == self_id;
+  m.text = strip_self(text::html_to_text(str(status, "content")), self_username);
+  m.language = text::sanitize_utf8(str(status, "language"));
+  if (m.language.size() > 35) m.language.clear();
+  auto vis = parse_visibility(str(status, "visibility"));
+  // An unknown visibility (a server's extension) is treated as the narrowest: never widen.
+  m.visibility = vis ? *vis : Visibility::kDirect;
+  m.in_reply_to_id = str(status, "in_reply_to_id");
+  m.thread_id = m.in_reply_to_id.empty() ? m.id : m.in_reply_to_id;
+  m.created_at_ms = parse_iso8601(str(status, "created_at"));
+  return m;
+}
+
+}  // namespace
+
+std::optional<Mention> parse_notification(std::string_view text, const std::string& account,
+                                          const std::string& self_id, std::string* why) {
+  boost::system::error_code ec;
+  auto v = json::parse(text, ec);
+  if (ec || !v.is_object()) {
+    if (why) *why = "not a JSON object";
+    return std::nullopt;
+  }
+  return from_object(v.get_object(), account, self_id, "", why);
+}
+
+struct MastodonConnector::Stream {
+  std::optional<websocket::stream<beast::tcp_stream>> plain;
+  std::optional<websocket::stream<beast::ssl_stream<beast::tcp_stream>>> tls;
+  void close() {
+    beast::error_code ec;
+    if (plain) beast::get_lowest_layer(*plain).socket().close(ec);
+    if (tls) beast::get_lowest_layer(*tls).socket().close(ec);
+  }
+};
+
+MastodonConnector::MastodonConnector(asio::any_io_executor ex, AccountConfig config,
+                                     std::shared_ptr<asio::ssl::context> tls)
+    : ex_(ex), config_(std::move(config)), tls_(std::move(tls)), poll_timer_(ex) {
+  auto ep = parse_endpoint(config_.base_url);
+  if (ep) endpoint_ = *ep;  // the config loader already checked the URL's shape
+  auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(config_.request_timeout);
+  reader_ = std::make_unique<HttpClient>(ex_, endpoint_, tls_, timeout);
+  poster_ = std::make_unique<HttpClient>(ex_, endpoint_, tls_, timeout);
+}
+
+MastodonConnector::~MastodonConnector() = default;
+
+HttpRequest MastodonConnector::authed(std::string method, std::string target) const {
+  HttpRequest r;
+  r.method = std::move(method);
+  r.target = std::move(target);
+  r.headers.emplace_back("Authorization", "Bearer " + config_.token);
+  r.headers.emplace_back("Accept", "application/json");
+  return r;
+}
+
+std::chrono::milliseconds MastodonConnector::rate_limit_wait(const HttpResponse& r) const {
+  int64_t reset = parse_iso8601(r.header("x-ratelimit-reset"));
+  std::chrono::milliseconds wait{5000};
+  if (reset > 0) wait = std::chrono::milliseconds(std::max<int64_t>(reset - now_ms(), 1000));
+  return std::min(wait, kMaxRateLimitWait);
+}
+
+asio::awaitable<void> MastodonConnector::sleep(std::chrono::milliseconds d) {
+  poll_timer_.expires_after(d);
+  beast::error_code ec;
+  co_await poll_timer_.async_wait(asio::redirect_error(use_awaitable, ec));
+}
+
+void MastodonConnector::stop() {
+  stopping_ = true;
+  poll_timer_.cancel();
+  if (stream_) stream_->close();
+  reader_->close();
+}
+
+asio::awaitable<bool> MastodonConnector::verify() {
+  auto r = co_await reader_->request(authed("GET", "/api/v1/accounts/verify_credentials"));
+  if (!r) {
+    spdlog::warn("account={} verify_credentials failed: {}", config_.name, r.error());
+    co_return false;
+  }
+  if (r->status != 200) {
+    spdlog::error("account={} verify_credentials answered {} (is the token valid, with read and "
+                  "write:statuses scopes?)", config_.name, r->status);
+    co_return false;
+  }
+  boost::system::error_code ec;
+  auto v = json::parse(r->body, ec);
+  if (ec || !v.is_object() || str(v.get_object(), "id").empty()) {
+    spdlog::warn("account={} verify_credentials: unreadable answer", config_.name);
+    co_return false;
+  }
+  self_id_ = str(v.get_object(), "id");
+  self_acct_ = str(v.get_object(), "username");
+  auto inst = co_await reader_->request(authed("GET", "/api/v1/instance"));
+  if (inst && inst->status == 200) {
+    auto iv = json::parse(inst->body, ec);
+    if (!ec && iv.is_object()) {
+      if (auto* p = iv.find_pointer("/configuration/statuses/max_characters", ec);
+          p && p->is_int64() && p->get_int64() > 50 && p->get_int64() < 1000000)
+        max_chars_ = static_cast<std::size_t>(p->get_int64());
+      else if (auto* q = iv.find_pointer("/max_toot_chars", ec); q && q->is_int64() && q->get_int64() > 50)
+        max_chars_ = static_cast<std::size_t>(q->get_int64());  // Pleroma/Akkoma
+    }
+  }
+  spdlog::info("account={} verified as @{} (id {}), max_characters={}", config_.name, self_acct_,
+               self_id_, max_chars_.load());
+  co_return true;
+}
+
+asio::awaitable<bool> MastodonConnector::catch_up(MentionSink& sink) {
+  auto loaded = co_await sink.load_cursor(platform_, config_.name);
+  if (!loaded.ok) co_return false;
+  const std::optional<std::string>& cursor = loaded.cursor;
+  std::vector<json::object> fresh;  // newest first
+  std::string max_id;
+  bool reached = false;
+  int pages = 0;
+  std::string newest;
+  for (; pages < kMaxPagesPerPoll && !stopping_; ++pages) {
+    std::string target = "/api/v1/notifications?types%5B%5D=mention&limit=" + std::to_string(kPageLimit);
+    if (!max_id.empty()) target += "&max_id=" + max_id;
+    auto r = co_await reader_->request(authed("GET", target));
+    if (!r) {
+      spdlog::warn("account={} poll failed: {}", config_.name, r.error());
+      co_return false;
+    }
+    if (r->status == 429) {
+      auto wait = rate_limit_wait(*r);
+      spdlog::warn("account={} poll rate-limited; waiting {} ms", config_.name, wait.count());
+      co_await sleep(wait);
+      co_return false;
+    }
+    if (r->status != 200) {
+      spdlog::warn("account={} poll answered HTTP {}", config_.name, r->status);
+      co_return false;
+    }
+    boost::system::error_code ec;
+    auto v = json::parse(r->body, ec);
+    if (ec || !v.is_array()) {
+      spdlog::warn("account={} poll: malformed notifications page", config_.name);
+      co_return false;
+    }
+    const auto& arr = v.get_array();
+    if (arr.empty()) {
+      reached = true;
+      break;
+    }
+    std::string oldest_in_page;
+    for (const auto& item : arr) {
+      if (!item.is_object()) continue;
+      std::string id = str(item.get_object(), "id");
+      if (!is_decimal(id)) continue;
+      if (newest.empty() || id_less(newest, id)) newest = id;
+      if (oldest_in_page.empty() || id_less(id, oldest_in_page)) oldest_in_page = id;
+      if (cursor && !id_less(*cursor, id)) {
+        reached = true;
+        continue;
+      }
+      if (!cursor) {
+        // First start: only recent mentions.
+        auto st = item.get_object().find("created_at");
+        int64_t at = st != item.get_object().end() && st->value().is_string()
+                         ? parse_iso8601(std::string(st->value().get_string()))
+                         : -1;
+        if (at >= 0 && now_ms() - at > kFirstStartWindowMs) {
+          reached = true;
+          continue;
+        }
+      }
+      fresh.push_back(item.get_object());
+    }
+    // A server that ignores max_id hands the same page back: stop rather than loop.
+    if (reached || oldest_in_page.empty() || oldest_in_page == max_id) break;
+    max_id = oldest_in_page;
+  }
+  if (!reached && pages >= kMaxPagesPerPoll)
+    spdlog::warn("account={} more than {} notifications since the cursor; older ones may be "
+                 "missed", config_.name, kMaxPagesPerPoll * kPageLimit);
+  std::sort(fresh.begin(), fresh.end(), [](const json::object& a, const json::object& b) {
+    return id_less(str(a, "id"), str(b, "id"));
+  });
+  fresh.erase(std::unique(fresh.begin(), fresh.end(),
+                          [](const json::object& a, const json::object& b) {
+                            return str(a, "id") == str(b, "id");
+                          }),
+              fresh.end());
+  std::vector<Mention> mentions;
+  for (const auto& n : fresh) {
+    std::string why;
+    auto m = from_object(n, config_.name, self_id_, self_acct_, &why);
+    if (m) {
+      mentions.push_back(std::move(*m));
+    } else {
+      spdlog::debug("account={} notification {} skipped: {}", config_.name, str(n, "id"), why);
+    }
+  }
+  if (!mentions.empty() && !(co_await sink.deliver(std::move(mentions)))) co_return false;
+  if (!newest.empty() && (!cursor || id_less(*cursor, newest)))
+    if (!(co_await sink.save_cursor(platform_, config_.name, newest))) co_return false;
+  co_return true;
+}
+
+asio::awaitable<void> MastodonConnector::stream_loop(MentionSink& sink) {
+  auto backoff = kMinBackoff;
+  while (!stopping_) {
+    beast::error_code ec;
+    auto tok = asio::redirect_error(use_awaitable, ec);
+    stream_ = std::make_unique<Stream>();
+    asio::ip::tcp::resolver resolver(ex_);
+    auto results = co_await resolver.async_resolve(endpoint_.host, endpoint_.port, tok);
+    std::string target = endpoint_.path_prefix + "/api/v1/streaming?stream=user:notification";
+    auto decorate = [this](websocket::request_type& req) {
+      req.set(beast::http::field::authorization, "Bearer " + config_.token);
+      req.set(beast::http::field::user_agent, "sotong/0.1");
+    };
+    auto timeouts = websocket::stream_base::timeout{std::chrono::seconds(30),
+                                                    std::chrono::seconds(90), true};
+    if (!ec) {
+      if (endpoint_.tls) {
+        auto& ws = stream_->tls.emplace(ex_, *tls_);
+        auto& tcp = beast::get_lowest_layer(ws);
+        tcp.expires_after(config_.request_timeout);
+        co_await tcp.async_connect(results, tok);
+        if (!ec) {
+          SSL_set_tlsext_host_name(ws.next_layer().native_handle(), endpoint_.host.c_str());
+          ws.next_layer().set_verify_callback(asio::ssl::host_name_verification(endpoint_.host));
+          co_await ws.next_layer().async_handshake(asio::ssl::stream_base::client, tok);
+        }
+        if (!ec) {
+          tcp.expires_never();
+          ws.set_option(timeouts);
+          ws.set_option(websocket::stream_base::decorator(decorate));
+          ws.read_message_max(kMaxStreamMessageBytes);
+          co_await ws.async_handshake(endpoint_.host, target, tok);
+        }
+      } else {
+        auto& ws = stream_->plain.emplace(ex_);
+        auto& tcp = beast::get_lowest_layer(ws);
+        tcp.expires_after(config_.request_timeout);
+        co_await tcp.async_connect(results, tok);
+        if (!ec) {
+          tcp.expires_never();
+          ws.set_option(timeouts);
+          ws.set_option(websocket::stream_base::decorator(decorate));
+          ws.read_message_max(kMaxStreamMessageBytes);
+          co_await ws.async_handshake(endpoint_.host, target, tok);
+        }
+      }
+    }
+    if (ec) {
+      if (stopping_) break;
+      spdlog::warn("account={} streaming connect failed: {}; polling meanwhile, retry in ~{} ms",
+                   config_.name, ec.message(), backoff.count());
+    } else {
+      spdlog::info("account={} streaming connected", config_.name);
+      backoff = kMinBackoff;
+      poll_timer_.cancel();  // a poll now covers anything sent while we were away
+      beast::flat_buffer buf;
+      while (!stopping_) {
+        buf.clear();
+        if (stream_->tls) co_await stream_->tls->async_read(buf, tok);
+        else co_await stream_->plain->async_read(buf, tok);
+        if (ec) break;
+        std::string msg = beast::buffers_to_string(buf.data());
+        boost::system::error_code jec;
+        auto v = json::parse(msg, jec);
+        if (jec || !v.is_object()) {
+          spdlog::warn("account={} streaming: unreadable message dropped (the next poll covers it)",
+                       config_.name);
+          continue;
+        }
+        if (str(v.get_object(), "event") != "notification") continue;
+        std::string payload = str(v.get_object(), "payload");
+        std::string why;
+        auto pv = json::parse(payload, jec);
+        if (jec || !pv.is_object()) continue;
+        auto m = from_object(pv.get_object(), config_.name, self_id_, self_acct_, &why);
+        if (!m) continue;
+        m->cursor.clear();  // only a contiguous poll moves the cursor
+        std::vector<Mention> one;
+        one.push_back(std::move(*m));
+        co_await sink.deliver(std::move(one));  // on failure the next poll retries it
+      }
+      if (stopping_) break;
+      spdlog::warn("account={} streaming dropped: {}; reconnecting", config_.name, ec.message());
+      poll_timer_.cancel();
+    }
+    stream_->close();
+    auto wait = jittered(backoff);
+    backoff = std::min(backoff * 2, kMaxBackoff);
+    asio::steady_timer t(ex_);
+    t.expires_after(wait);
+    // Reconnect waits are cut short by stop(): it closes the stream and sets stopping_.
+    while (!stopping_ && t.expiry() > asio::steady_timer::clock_type::now()) {
+      asio::steady_timer step(ex_);
+      step.expires_after(std::min<std::chrono::steady_clock::duration>(
+          t.expiry() - asio::steady_timer::clock_type::now(), std::chrono::milliseconds(200)));
+      co_await step.async_wait(tok);
+    }
+  }
+  stream_running_ = false;
+}
+
+asio::awaitable<void> MastodonConnector::run(MentionSink& sink) {
+  auto backoff = kMinBackoff;
+  while (!stopping_ && !(co_await verify())) {
+    co_await sleep(jittered(backoff));
+    backoff = std::min(backoff * 2, kMaxBackoff);
+  }
+  if (stopping_) co_return;
+  if (config_.streaming) {
+    stream_running_ = true;
+    asio::co_spawn(ex_, stream_loop(sink), [this](std::exception_ptr e) {
+      stream_running_ = false;
+      if (e) {
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          spdlog::error("account={} streaming task failed: {}", config_.name, ex.what());
+        }
+      }
+    });
+  }
+  backoff = kMinBackoff;
+  while (!stopping_) {
+    bool ok = co_await catch_up(sink);
+    if (ok) ready_ = true;
+    if (stopping_) break;
+    auto wait = ok ? std::chrono::duration_cast<std::chrono::milliseconds>(config_.poll_interval)
+                   : jittered(backoff);
+    backoff = ok ? kMinBackoff : std::min(backoff * 2, kMaxBackoff);
+    co_await sleep(wait);
+  }
+  // Let the stream task see stopping_ and finish before the connector goes away.
+  while (stream_running_) {
+    if (stream_) stream_->close();
+    asio::steady_timer t(ex_);
+    t.expires_after(std::chrono::milliseconds(20));
+    beast::error_code ec;
+    co_await t.async_wait(asio::redirect_error(use_awaitable, ec));
+  }
+}
+
+std::string MastodonConnector::fit(std::string_view prefix, std::string_view body) const {
+  return fit_status(prefix, body, max_chars_);
+}
+
+asio::awaitable<PostOutcome> MastodonConnector::post(const Reply& reply) {
+  json::object body;
+  body["status"] = reply.text;
+  if (!reply.in_reply_to_id.empty()) body["in_reply_to_id"] = reply.in_reply_to_id;
+  body["visibility"] = std::string(to_string(reply.visibility));
+  if (!reply.language.empty()) body["language"] = reply.language;
+  auto req = authed("POST", "/api/v1/statuses");
+  req.headers.emplace_back("Content-Type", "application/json");
+  // The outbox row's key: a retry after a crash or a lost answer returns the first status.
+  req.headers.emplace_back("Idempotency-Key", reply.idempotency_key);
+  req.body = json::serialize(body);
+  PostOutcome out;
+  auto r = co_await poster_->request(std::move(req));
+  if (!r) {
+    out.kind = PostOutcome::Kind::kRetry;
+    out.error = r.error();
+    co_return out;
+  }
+  if (r->status == 200) {
+    boost::system::error_code ec;
+    auto v = json::parse(r->body, ec);
+    if (!ec && v.is_object() && !str(v.get_object(), "id").empty()) {
+      out.kind = PostOutcome::Kind::kPosted;
+      out.post_id = str(v.get_object(), "id");
+      co_return out;
+    }
+    // It may be posted; the same Idempotency-Key makes the retry return it.
+    out.kind = PostOutcome::Kind::kRetry;
+    out.error = "HTTP 200 with an unreadable body";
+    co_return out;
+  }
+  std::string detail;
+  {
+    boost::system::error_code ec;
+    auto v = json::parse(r->body, ec);
+    if (!ec && v.is_object()) detail = str(v.get_object(), "error");
+    if (detail.size() > 200) detail.resize(200);
+  }
+  out.error = "HTTP " + std::to_string(r->status) + (detail.empty() ? "" : ": " + detail);
+  if (r->status == 429) {
+    out.kind = PostOutcome::Kind::kRetry;
+    out.retry_after = rate_limit_wait(*r);
+  } else if (r->status >= 500 || r->status == 408 || r->status == 401 || r->status == 403) {
+    // 401/403: a revoked or narrowed token. Keep the reply until an admin fixes the token.
+    out.kind = PostOutcome::Kind::kRetry;
+  } else {
+    out.kind = PostOutcome::Kind::kRejected;  // 404 thread gone, 422 invalid: never accepted
+  }
+  co_return out;
+}
+
+}  // namespace sotong::mastodon

@@ -1,0 +1,326 @@
+#include "daemon/config.hpp"
+
+#include <openssl/evp.h>
+#include <yaml-cpp/yaml.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace sotong {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A config file is small; a bigger one is a mistake or an attack on the parser.
+constexpr std::uintmax_t kMaxConfigBytes = 1 << 20;
+// A token file holds one token; anything larger is not one.
+constexpr std::uintmax_t kMaxSecretBytes = 16 * 1024;
+
+struct Ctx {
+  std::string file;
+  std::string where(const YAML::Node& n) const {
+    const auto m = n.Mark();
+    if (m.line < 0) return file;
+    return file + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1);
+  }
+  Error err(const YAML::Node& n, const std::string& msg) const {
+    return Error{where(n) + ": " + msg};
+  }
+};
+
+Status check_keys(const Ctx& c, const YAML::Node& map, const std::set<std::string>& known,
+                  const std::string& what) {
+  if (!map.IsMap()) return c.err(map, what + " must be a mapping");
+  for (const auto& kv : map) {
+    auto key = kv.first.as<std::string>();
+    if (!known.contains(key)) {
+      std::string list;
+      for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+      return c.err(kv.first, "unknown field \"" + key + "\" in " + what + " (known: " + list + ")");
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::string> scalar(const Ctx& c, const YAML::Node& n, const std::string& field) {
+  if (!n.IsScalar()) return c.err(n, field + " must be a string");
+  return n.as<std::string>();
+}
+
+Result<int64_t> integer(const Ctx& c, const YAML::Node& n, const std::string& field, int64_t lo,
+                        int64_t hi) {
+  int64_t v = 0;
+  if (!n.IsScalar() || !YAML::convert<int64_t>::decode(n, v))
+    return c.err(n, field + " must be an integer");
+  if (v < lo || v > hi)
+    return c.err(n, field + " must be between " + std::to_string(lo) + " and " + std::to_string(hi));
+  return v;
+}
+
+Result<bool> boolean(const Ctx& c, const YAML::Node& n, const std::string& field) {
+  bool v = false;
+  if (!n.IsScalar() || !YAML::convert<bool>::decode(n, v)) return c.err(n, field + " must be true or false");
+  return v;
+}
+
+Result<std::string> read_secret_file(const fs::path& p) {
+  std::error_code ec;
+  auto size = fs::file_size(p, ec);
+  if (ec) return Error{"cannot read secret file " + p.string() + ": " + ec.message()};
+  if (size > kMaxSecretBytes) return Error{"secret file " + p.string() + " is too large"};
+  std::ifstream in(p, std::ios::binary);
+  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  if (s.empty()) return Error{"secret file " + p.string() + " is empty"};
+  return s;
+}
+
+Result<std::string> resolve_token(const Ctx& c, const YAML::Node& acc, const fs::path& base) {
+  int given = (acc["token_file"] ? 1 : 0) + (acc["token_env"] ? 1 : 0) +
+              (acc["token_credential"] ? 1 : 0);
+  if (given != 1)
+    return c.err(acc, "an account needs exactly one of token_file, token_env, token_credential");
+  if (acc["token_file"]) {
+    auto f = scalar(c, acc["token_file"], "token_file");
+    if (!f) return Error{f.error()};
+    auto r = read_secret_file(base / *f);
+    if (!r) return c.err(acc["token_file"], r.error());
+    return r;
+  }
+  if (acc["token_env"]) {
+    auto name = scalar(c, acc["token_env"], "token_env");
+    if (!name) return Error{name.error()};
+    const char* v = std::getenv(name->c_str());
+    if (v == nullptr || *v == '\0')
+      return c.err(acc["token_env"], "environment variable " + *name + " is not set");
+    return std::string(v);
+  }
+  auto name = scalar(c, acc["token_credential"], "token_credential");
+  if (!name) return Error{name.error()};
+  const char* dir = std::getenv("CREDENTIALS_DIRECTORY");
+  if (dir == nullptr) return c.err(acc["token_credential"], "$CREDENTIALS_DIRECTORY is not set");
+  auto r = read_secret_file(fs::path(dir) / *name);
+  if (!r) return c.err(acc["token_credential"], r.error());
+  return r;
+}
+
+Result<AccountConfig> parse_account(const Ctx& c, const YAML::Node& n, const fs::path& base) {
+  if (auto s = check_keys(c, n,
+                          {"name", "platform", "base_url", "token_file", "token_env",
+                           "token_credential", "streaming", "poll_interval_seconds",
+                           "request_timeout_seconds"},
+                          "account");
+      !s)
+    return Error{s.error()};
+  AccountConfig a;
+  for (const char* req : {"name", "platform", "base_url"})
+    if (!n[req]) return c.err(n, std::string("account is missing ") + req);
+  auto name = scalar(c, n["name"], "name");
+  if (!name) return Error{name.error()};
+  a.name = *name;
+  auto platform = scalar(c, n["platform"], "platform");
+  if (!platform) return Error{platform.error()};
+  if (*platform != "mastodon") return c.err(n["platform"], "platform must be mastodon");
+  a.platform = *platform;
+  auto url = scalar(c, n["base_url"], "base_url");
+  if (!url) return Error{url.error()};
+  if (url->rfind("https://", 0) != 0 && url->rfind("http://", 0) != 0)
+    return c.err(n["base_url"], "base_url must start with https:// (or http:// for a local sandbox)");
+  a.base_url = *url;
+  while (!a.base_url.empty() && a.base_url.back() == '/') a.base_url.pop_back();
+  if (n["streaming"]) {
+    auto b = boolean(c, n["streaming"], "streaming");
+    if (!b) return Error{b.error()};
+    a.streaming = *b;
+  }
+  if (n["poll_interval_seconds"]) {
+    auto v = integer(c, n["poll_interval_seconds"], "poll_interval_seconds", 1, 3600);
+    if (!v) return Error{v.error()};
+    a.poll_interval = std::chrono::seconds(*v);
+  }
+  if (n["request_timeout_seconds"]) {
+    auto v = integer(c, n["request_timeout_seconds"], "request_timeout_seconds", 1, 300);
+    if (!v) return Error{v.error()};
+    a.request_timeout = std::chrono::seconds(*v);
+  }
+  auto tok = resolve_token(c, n, base);
+  if (!tok) return Error{tok.error()};
+  a.token = std::move(*tok);
+  return a;
+}
+
+bool is_hex64(const std::string& s) {
+  if (s.size() != 64) return false;
+  for (char ch : s)
+    if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'))) return false;
+  return true;
+}
+
+Result<Config> parse(const Ctx& c, const YAML::Node& root, const fs::path& base) {
+  Config cfg;
+  if (auto s = check_keys(c, root,
+                          {"ticket_prefix", "store", "rules_dir", "templates_dir",
+                           "fallback_language", "log_level", "hook", "sender", "accounts",
+                           "departments"},
+                          "the configuration");
+      !s)
+    return Error{s.error()};
+  if (root["ticket_prefix"]) {
+    auto p = scalar(c, root["ticket_prefix"], "ticket_prefix");
+    if (!p) return Error{p.error()};
+    bool good = !p->empty() && p->size() <= 8;
+    for (char ch : *p) good = good && ((ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'));
+    if (!good) return c.err(root["ticket_prefix"], "ticket_prefix must be 1-8 of A-Z and 0-9");
+    cfg.ticket_prefix = *p;
+  }
+  auto path_field = [&](const char* key, fs::path& out) -> Status {
+    if (!root[key]) {
+      out = base / out;
+      return Status::Ok();
+    }
+    auto v = scalar(c, root[key], key);
+    if (!v) return Error{v.error()};
+    std::string s = *v;
+    if (s.rfind("sqlite:", 0) == 0) s = s.substr(7);
+    out = base / s;
+    return Status::Ok();
+  };
+  if (auto s = path_field("store", cfg.store_path); !s) return Error{s.error()};
+  if (auto s = path_field("rules_dir", cfg.rules_dir); !s) return Error{s.error()};
+  if (auto s = path_field("templates_dir", cfg.templates_dir); !s) return Error{s.error()};
+  if (root["fallback_language"]) {
+    auto v = scalar(c, root["fallback_language"], "fallback_language");
+    if (!v) return Error{v.error()};
+    cfg.fallback_language = *v;
+  }
+  if (root["log_level"]) {
+    auto v = scalar(c, root["log_level"], "log_level");
+    if (!v) return Error{v.error()};
+    static const std::set<std::string> kLevels{"trace", "debug", "info", "warn", "error"};
+    if (!kLevels.contains(*v)) return c.err(root["log_level"], "log_level must be one of trace, debug, info, warn, error");
+    cfg.log_level = *v;
+  }
+  if (const auto hook = root["hook"]) {
+    if (auto s = check_keys(c, hook, {"listen", "port", "max_body_bytes"}, "hook"); !s)
+      return Error{s.error()};
+    if (hook["listen"]) {
+      auto v = scalar(c, hook["listen"], "listen");
+      if (!v) return Error{v.error()};
+      cfg.hook_listen = *v;
+    }
+    if (hook["port"]) {
+      auto v = integer(c, hook["port"], "port", 0, 65535);
+      if (!v) return Error{v.error()};
+      cfg.hook_port = static_cast<uint16_t>(*v);
+    }
+    if (hook["max_body_bytes"]) {
+      auto v = integer(c, hook["max_body_bytes"], "max_body_bytes", 1024, 1 << 20);
+      if (!v) return Error{v.error()};
+      cfg.hook_max_body_bytes = static_cast<std::size_t>(*v);
+    }
+  }
+  if (const auto sender = root["sender"]) {
+    if (auto s = check_keys(c, sender, {"initial_backoff_ms", "max_backoff_ms"}, "sender"); !s)
+      return Error{s.error()};
+    if (sender["initial_backoff_ms"]) {
+      auto v = integer(c, sender["initial_backoff_ms"], "initial_backoff_ms", 10, 600000);
+      if (!v) return Error{v.error()};
+      cfg.sender_initial_backoff = std::chrono::milliseconds(*v);
+    }
+    if (sender["max_backoff_ms"]) {
+      auto v = integer(c, sender["max_backoff_ms"], "max_backoff_ms", 100, 86400000);
+      if (!v) return Error{v.error()};
+      cfg.sender_max_backoff = std::chrono::milliseconds(*v);
+    }
+  }
+  const auto accounts = root["accounts"];
+  if (!accounts || !accounts.IsSequence() || accounts.size() == 0)
+    return c.err(accounts ? accounts : root, "accounts must be a non-empty list");
+  std::set<std::string> names;
+  for (const auto& a : accounts) {
+    auto acc = parse_account(c, a, base);
+    if (!acc) return Error{acc.error()};
+    if (!names.insert(acc->name).second) return c.err(a, "duplicate account name " + acc->name);
+    cfg.accounts.push_back(std::move(*acc));
+  }
+  const auto deps = root["departments"];
+  if (!deps || !deps.IsMap() || deps.size() == 0)
+    return c.err(deps ? deps : root, "departments must be a non-empty mapping");
+  for (const auto& kv : deps) {
+    DepartmentConfig d;
+    d.id = kv.first.as<std::string>();
+    const auto& n = kv.second;
+    if (auto s = check_keys(c, n, {"name", "token_sha256"}, "department " + d.id); !s)
+      return Error{s.error()};
+    if (n["name"]) {
+      if (n["name"].IsScalar()) {
+        d.names["ko"] = n["name"].as<std::string>();
+      } else if (n["name"].IsMap()) {
+        for (const auto& nm : n["name"]) d.names[nm.first.as<std::string>()] = nm.second.as<std::string>();
+      } else {
+        return c.err(n["name"], "name must be a string or a map of language to name");
+      }
+    }
+    if (!n["token_sha256"]) return c.err(n, "department " + d.id + " is missing token_sha256");
+    auto t = scalar(c, n["token_sha256"], "token_sha256");
+    if (!t) return Error{t.error()};
+    if (!is_hex64(*t))
+      return c.err(n["token_sha256"], "token_sha256 must be 64 lower-case hex digits (sha256sum of the token)");
+    d.token_sha256 = *t;
+    cfg.departments.emplace(d.id, std::move(d));
+  }
+  return cfg;
+}
+
+}  // namespace
+
+std::string Config::department_name(const std::string& id, const std::string& language) const {
+  auto it = departments.find(id);
+  if (it == departments.end() || it->second.names.empty()) return id;
+  auto n = it->second.names.find(language);
+  if (n != it->second.names.end()) return n->second;
+  n = it->second.names.find(fallback_language);
+  if (n != it->second.names.end()) return n->second;
+  return it->second.names.begin()->second;
+}
+
+Result<Config> load_config(const fs::path& path) {
+  std::error_code ec;
+  auto size = fs::file_size(path, ec);
+  if (ec) return Error{path.string() + ": " + ec.message()};
+  if (size > kMaxConfigBytes) return Error{path.string() + ": larger than 1 MiB"};
+  Ctx c{path.string()};
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path.string());
+  } catch (const YAML::Exception& e) {
+    return Error{path.string() + ":" + std::to_string(e.mark.line + 1) + ":" +
+                 std::to_string(e.mark.column + 1) + ": " + e.msg};
+  }
+  try {
+    auto cfg = parse(c, root, path.parent_path().empty() ? fs::path(".") : path.parent_path());
+    if (cfg) cfg->source = path;
+    return cfg;
+  } catch (const YAML::Exception& e) {
+    return Error{path.string() + ":" + std::to_string(e.mark.line + 1) + ":" +
+                 std::to_string(e.mark.column + 1) + ": " + e.msg};
+  }
+}
+
+std::string sha256_hex(std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(len * 2);
+  for (unsigned int i = 0; i < len; ++i) {
+    out += kHex[md[i] >> 4];
+    out += kHex[md[i] & 0xF];
+  }
+  return out;
+}
+
+}  // namespace sotong

@@ -1,0 +1,61 @@
+// Config: sotongd's configuration file (YAML), loaded and checked as a whole. Relative paths
+// are resolved against the file's folder. Secrets (platform tokens) are never in the file
+// itself: it names a file, an environment variable or a systemd credential that holds them.
+// A plain value after load; errors name file:line:column and the field.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "daemon/util/result.hpp"
+
+namespace sotong {
+
+struct AccountConfig {
+  std::string name;      // our name for the account, e.g. "songpa"
+  std::string platform;  // "mastodon"
+  std::string base_url;  // e.g. https://mastodon.example
+  std::string token;     // resolved secret; never logged
+  bool streaming = true;
+  std::chrono::seconds poll_interval{30};
+  std::chrono::seconds request_timeout{15};
+};
+
+struct DepartmentConfig {
+  std::string id;
+  std::map<std::string, std::string> names;  // language -> display name
+  std::string token_sha256;                  // lower-case hex SHA-256 of the bearer token
+};
+
+struct Config {
+  std::filesystem::path source;
+  std::string ticket_prefix = "SP";
+  std::filesystem::path store_path = "sotong.db";
+  std::filesystem::path rules_dir = "rules";
+  std::filesystem::path templates_dir = "templates";
+  std::string fallback_language = "ko";
+  std::string log_level = "info";
+  std::string hook_listen = "127.0.0.1";
+  uint16_t hook_port = 8080;
+  std::size_t hook_max_body_bytes = 64 * 1024;
+  std::chrono::milliseconds sender_initial_backoff{500};
+  std::chrono::milliseconds sender_max_backoff{300000};
+  std::vector<AccountConfig> accounts;
+  std::map<std::string, DepartmentConfig> departments;
+
+  // The display name of a department in a language, falling back to any name, then the id.
+  std::string department_name(const std::string& id, const std::string& language) const;
+};
+
+// Reads and checks the file. Secrets are resolved here (token_file, token_env,
+// token_credential from $CREDENTIALS_DIRECTORY).
+Result<Config> load_config(const std::filesystem::path& path);
+
+// Lower-case hex SHA-256, used for department tokens.
+std::string sha256_hex(std::string_view data);
+
+}  // namespace sotong

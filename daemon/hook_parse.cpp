@@ -1,0 +1,169 @@
+#include "daemon/hook_parse.hpp"
+
+#include <openssl/crypto.h>
+
+#include <boost/json.hpp>
+#include <boost/url/parse.hpp>
+
+#include "daemon/text/unicode.hpp"
+#include "daemon/util/clock.hpp"
+
+namespace sotong::hook {
+
+namespace json = boost::json;
+
+Route match_route(std::string_view method, std::string_view target) {
+  Route r;
+  auto u = boost::urls::parse_origin_form(target);
+  if (!u) return r;
+  for (auto p : u->params()) r.query[std::string(p.key)] = std::string(p.value);
+  std::vector<std::string> seg;
+  for (auto s : u->segments()) seg.emplace_back(s);
+  auto want = [&](std::string_view m, Route::Kind k) {
+    r.kind = method == m ? k : Route::Kind::kBadMethod;
+    return r;
+  };
+  if (seg.size() == 1 && seg[0] == "healthz") return want("GET", Route::Kind::kHealth);
+  if (seg.size() >= 2 && seg[0] == "v1" && seg[1] == "tickets") {
+    if (seg.size() == 2) return want("GET", Route::Kind::kListTickets);
+    if (!valid_ticket_number(seg[2])) return r;
+    r.ticket = seg[2];
+    if (seg.size() == 3) return want("GET", Route::Kind::kGetTicket);
+    if (seg.size() == 4 && seg[3] == "close") return want("POST", Route::Kind::kCloseTicket);
+  }
+  r.kind = Route::Kind::kNotFound;
+  return r;
+}
+
+std::optional<std::string> bearer_token(std::string_view h) {
+  constexpr std::string_view kScheme = "Bearer ";
+  if (h.size() <= kScheme.size() || h.size() > 4096) return std::nullopt;
+  for (std::size_t i = 0; i < kScheme.size() - 1; ++i) {
+    char c = h[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != "bearer"[i]) return std::nullopt;
+  }
+  if (h[kScheme.size() - 1] != ' ') return std::nullopt;
+  std::string_view tok = h.substr(kScheme.size());
+  while (!tok.empty() && tok.front() == ' ') tok.remove_prefix(1);
+  while (!tok.empty() && tok.back() == ' ') tok.remove_suffix(1);
+  if (tok.empty()) return std::nullopt;
+  return std::string(tok);
+}
+
+std::optional<std::string> department_for_token(const Config& config, std::string_view token) {
+  std::string h = sha256_hex(token);
+  std::optional<std::string> found;
+  // Compare against every department, always, so timing tells nothing about which matched.
+  for (const auto& [id, d] : config.departments) {
+    if (d.token_sha256.size() == h.size() &&
+        CRYPTO_memcmp(d.token_sha256.data(), h.data(), h.size()) == 0)
+      found = id;
+  }
+  return found;
+}
+
+bool valid_ticket_number(std::string_view s) {
+  if (s.size() < 8 || s.size() > 40) return false;
+  auto d1 = s.find('-');
+  if (d1 == std::string_view::npos || d1 == 0) return false;
+  for (std::size_t i = 0; i < d1; ++i)
+    if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9'))) return false;
+  auto rest = s.substr(d1 + 1);
+  if (rest.size() < 6 || rest[4] != '-') return false;
+  for (std::size_t i = 0; i < rest.size(); ++i) {
+    if (i == 4) continue;
+    if (rest[i] < '0' || rest[i] > '9') return false;
+  }
+  return true;
+}
+
+Result<std::string> parse_close_body(std::string_view body) {
+  boost::system::error_code ec;
+  json::parse_options opt;
+  opt.max_depth = 8;
+  auto v = json::parse(body, ec, {}, opt);
+  if (ec) return Error{"body is not valid JSON"};
+  if (!v.is_object()) return Error{"body must be a JSON object"};
+  const auto& o = v.get_object();
+  for (const auto& kv : o)
+    if (kv.key() != "resolution") return Error{"unknown field \"" + std::string(kv.key()) + "\""};
+  auto it = o.find("resolution");
+  if (it == o.end() || !it->value().is_string()) return Error{"resolution must be a string"};
+  std::string res = text::nfc(std::string(it->value().get_string()));
+  auto first = res.find_first_not_of(" \n\t");
+  if (first == std::string::npos) return Error{"resolution must not be empty"};
+  res.erase(0, first);
+  res.erase(res.find_last_not_of(" \n\t") + 1);
+  if (res.size() > kMaxResolutionBytes)
+    return Error{"resolution is longer than " + std::to_string(kMaxResolutionBytes) + " bytes"};
+  return res;
+}
+
+Result<TicketFilter> parse_list_query(const std::map<std::string, std::string>& q,
+                                      const std::string& department) {
+  TicketFilter f;
+  f.department = department;
+  for (const auto& [k, v] : q) {
+    if (k == "status") {
+      if (v != "open" && v != "closed" && v != "any") return Error{"status must be open, closed or any"};
+      f.status = v == "any" ? "" : v;
+    } else if (k == "department") {
+      if (v != department) return Error{"a department may list only its own tickets"};
+    } else if (k == "after") {
+      try {
+        std::size_t used = 0;
+        f.after_id = std::stoll(v, &used);
+        if (used != v.size() || f.after_id < 0) return Error{"after must be a cursor from a previous page"};
+      } catch (...) {
+        return Error{"after must be a cursor from a previous page"};
+      }
+    } else if (k == "limit") {
+      try {
+        std::size_t used = 0;
+        int n = std::stoi(v, &used);
+        if (used != v.size() || n < 1 || n > kMaxListLimit)
+          return Error{"limit must be between 1 and " + std::to_string(kMaxListLimit)};
+        f.limit = n;
+      } catch (...) {
+        return Error{"limit must be between 1 and " + std::to_string(kMaxListLimit)};
+      }
+    } else {
+      return Error{"unknown parameter \"" + k + "\""};
+    }
+  }
+  return f;
+}
+
+json::object ticket_json(const TicketRow& t) {
+  json::object o;
+  o["ticket"] = t.number;
+  o["status"] = t.status;
+  o["department"] = t.department;
+  o["category"] = t.category;
+  o["priority"] = std::string(to_string(t.priority));
+  o["platform"] = t.platform;
+  o["account"] = t.account;
+  o["mention_id"] = t.mention_id;
+  o["author"] = t.author_acct;
+  o["text"] = t.text;
+  o["language"] = t.language;
+  o["visibility"] = std::string(to_string(t.visibility));
+  o["rule"] = t.rule;
+  o["created_at"] = iso8601_utc(t.created_at_ms);
+  o["updated_at"] = iso8601_utc(t.updated_at_ms);
+  if (t.status == "closed") {
+    o["resolution"] = t.resolution;
+    o["closed_by"] = t.closed_by;
+    o["closed_at"] = iso8601_utc(t.closed_at_ms);
+  }
+  return o;
+}
+
+std::string error_json(std::string_view message) {
+  json::object o;
+  o["error"] = message;
+  return json::serialize(o);
+}
+
+}  // namespace sotong::hook

@@ -1,0 +1,49 @@
+// The pure part of the department hook: routing, auth header, bodies, query strings and the
+// JSON shape of a ticket. No I/O, so every hostile input can be unit-tested. Thread-safe.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "daemon/config.hpp"
+#include "daemon/store.hpp"
+#include "daemon/util/result.hpp"
+
+namespace sotong::hook {
+
+// A resolution is a sentence or a short paragraph; this bounds what a follow-up can carry.
+constexpr std::size_t kMaxResolutionBytes = 4000;
+constexpr int kMaxListLimit = 200;
+
+struct Route {
+  enum class Kind { kHealth, kGetTicket, kListTickets, kCloseTicket, kNotFound, kBadMethod };
+  Kind kind = Kind::kNotFound;
+  std::string ticket;                        // for ticket routes
+  std::map<std::string, std::string> query;  // decoded query parameters (last one wins)
+};
+
+Route match_route(std::string_view method, std::string_view target);
+
+// "Bearer <token>" → token; nullopt for anything else.
+std::optional<std::string> bearer_token(std::string_view authorization);
+
+// The department whose token hashes to the given one (constant-time comparison), or nullopt.
+std::optional<std::string> department_for_token(const Config& config, std::string_view token);
+
+// A ticket number as the store makes them: PREFIX-YYYY-NNNNNN.
+bool valid_ticket_number(std::string_view s);
+
+// {"resolution": "..."} → the resolution, sanitised (valid UTF-8, NFC, no control characters).
+Result<std::string> parse_close_body(std::string_view body);
+
+// status, department, after, limit → a filter. `department` is the caller's own.
+Result<TicketFilter> parse_list_query(const std::map<std::string, std::string>& q,
+                                      const std::string& department);
+
+boost::json::object ticket_json(const TicketRow& t);
+std::string error_json(std::string_view message);
+
+}  // namespace sotong::hook

@@ -1,0 +1,230 @@
+#include "daemon/hook_server.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+
+#include "daemon/hook_parse.hpp"
+#include "daemon/util/clock.hpp"
+#include "daemon/util/log.hpp"
+
+namespace sotong {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace json = boost::json;
+using asio::use_awaitable;
+using tcp = asio::ip::tcp;
+
+namespace {
+// More than a city's departments and their tools would ever hold open at once.
+constexpr int kMaxConnections = 256;
+// Time for a client to send a whole request; slower ones are dropped.
+constexpr std::chrono::seconds kRequestDeadline{30};
+constexpr std::uint32_t kMaxHeaderBytes = 16 * 1024;
+
+using Response = http::response<http::string_body>;
+
+Response json_response(int status, std::string body) {
+  Response r{static_cast<http::status>(status), 11};
+  r.set(http::field::content_type, "application/json; charset=utf-8");
+  r.set(http::field::cache_control, "no-store");
+  r.body() = std::move(body);
+  r.prepare_payload();
+  return r;
+}
+
+Response error(int status, std::string_view msg) { return json_response(status, hook::error_json(msg)); }
+
+}  // namespace
+
+struct HookServer::Impl {
+  asio::any_io_executor ex;
+  StoreThread& store;
+  Pipeline& pipeline;
+  std::function<bool()> ready;
+  tcp::acceptor acceptor;
+  int connections = 0;
+  bool stopping = false;
+
+  Impl(asio::any_io_executor e, StoreThread& s, Pipeline& p, std::function<bool()> r)
+      : ex(e), store(s), pipeline(p), ready(std::move(r)), acceptor(e) {}
+
+  asio::awaitable<Response> handle(const http::request<http::string_body>& req) {
+    auto route = hook::match_route(req.method_string(), req.target());
+    using K = hook::Route::Kind;
+    if (route.kind == K::kNotFound) co_return error(404, "not found");
+    if (route.kind == K::kBadMethod) co_return error(405, "method not allowed");
+    if (route.kind == K::kHealth) {
+      auto counts = co_await store.run([](Store& s) { return s.counts(); });
+      json::object o;
+      bool ok = counts.ok() && ready();
+      o["status"] = ok ? "ok" : "degraded";
+      o["store"] = counts.ok() ? "ok" : "failing";
+      o["connectors"] = ready() ? "ready" : "starting";
+      if (counts) {
+        o["tickets_open"] = counts->tickets_open;
+        o["outbox_pending"] = counts->outbox_pending;
+        o["outbox_failed"] = counts->outbox_failed;
+      }
+      co_return json_response(ok ? 200 : 503, json::serialize(o));
+    }
+    auto rt = pipeline.runtime();
+    auto token = hook::bearer_token(req[http::field::authorization]);
+    std::optional<std::string> dept;
+    if (token) dept = hook::department_for_token(rt->config, *token);
+    if (!dept) co_return error(401, "missing or invalid bearer token");
+
+    if (route.kind == K::kGetTicket) {
+      auto t = co_await store.run([n = route.ticket](Store& s) { return s.ticket(n); });
+      if (!t) co_return error(503, "store unavailable");
+      if (!*t) co_return error(404, "no such ticket");
+      if ((*t)->department != *dept) co_return error(403, "this ticket belongs to another department");
+      co_return json_response(200, json::serialize(hook::ticket_json(**t)));
+    }
+    if (route.kind == K::kListTickets) {
+      auto f = hook::parse_list_query(route.query, *dept);
+      if (!f) co_return error(400, f.error());
+      auto rows = co_await store.run([filter = *f](Store& s) { return s.list_tickets(filter); });
+      if (!rows) co_return error(503, "store unavailable");
+      json::array arr;
+      for (const auto& t : *rows) arr.push_back(hook::ticket_json(t));
+      json::object o;
+      o["tickets"] = std::move(arr);
+      if (static_cast<int>(rows->size()) == f->limit) o["next"] = std::to_string(rows->back().id);
+      co_return json_response(200, json::serialize(o));
+    }
+    // kCloseTicket
+    auto ct = req[http::field::content_type];
+    if (!ct.empty() && ct.substr(0, 16) != "application/json")
+      co_return error(415, "content type must be application/json");
+    auto resolution = hook::parse_close_body(req.body());
+    if (!resolution) co_return error(400, resolution.error());
+    DraftFn followup = [rt, this](const TicketRow& t) {
+      return render_reply(*rt, "followup", t, pipeline.fit_for(t.account));
+    };
+    std::string actor = "department:" + *dept;
+    auto r = co_await store.run([n = route.ticket, d = *dept, res = *resolution, actor,
+                                 followup](Store& s) {
+      return s.close_ticket(n, d, res, actor, followup, now_ms());
+    });
+    if (!r) {
+      spdlog::error("ticket={} close failed: {}", route.ticket, r.error());
+      co_return error(503, "store unavailable; nothing was changed");
+    }
+    switch (r->kind) {
+      case CloseOutcome::Kind::kNotFound: co_return error(404, "no such ticket");
+      case CloseOutcome::Kind::kForbidden:
+        spdlog::warn("ticket={} close refused: department {} does not own it", route.ticket, *dept);
+        co_return error(403, "this ticket belongs to another department");
+      case CloseOutcome::Kind::kAlreadyClosed: co_return error(409, "ticket is already closed");
+      case CloseOutcome::Kind::kClosed: break;
+    }
+    spdlog::info("ticket={} closed by {}; follow-up queued", r->ticket.number, actor);
+    pipeline.notify_queued(r->ticket.account);
+    co_return json_response(200, json::serialize(hook::ticket_json(r->ticket)));
+  }
+
+  asio::awaitable<void> session(tcp::socket socket) {
+    beast::tcp_stream stream(std::move(socket));
+    beast::flat_buffer buffer;
+    beast::error_code ec;
+    auto tok = asio::redirect_error(use_awaitable, ec);
+    const auto max_body = pipeline.runtime()->config.hook_max_body_bytes;
+    while (!stopping) {
+      http::request_parser<http::string_body> parser;
+      parser.body_limit(max_body);
+      parser.header_limit(kMaxHeaderBytes);
+      stream.expires_after(kRequestDeadline);
+      co_await http::async_read(stream, buffer, parser, tok);
+      if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+          ec == asio::error::operation_aborted || ec == asio::error::connection_reset)
+        break;
+      if (ec) {
+        Response r = ec == http::error::body_limit ? error(413, "request body too large")
+                     : ec == http::error::header_limit ? error(431, "request headers too large")
+                                                       : error(400, "malformed request");
+        r.keep_alive(false);
+        stream.expires_after(kRequestDeadline);
+        co_await http::async_write(stream, r, tok);
+        break;
+      }
+      auto req = parser.release();
+      Response res;
+      try {
+        res = co_await handle(req);
+      } catch (const std::exception& e) {
+        spdlog::error("hook: {} {} failed: {}", std::string(req.method_string()),
+                      std::string(req.target()), e.what());
+        res = error(500, "internal error");
+      }
+      res.keep_alive(req.keep_alive() && !stopping);
+      stream.expires_after(kRequestDeadline);
+      co_await http::async_write(stream, res, tok);
+      if (ec || !res.keep_alive()) break;
+    }
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  }
+};
+
+HookServer::HookServer(asio::any_io_executor ex, StoreThread& store, Pipeline& pipeline,
+                       std::function<bool()> connectors_ready)
+    : impl_(std::make_unique<Impl>(ex, store, pipeline, std::move(connectors_ready))) {}
+
+HookServer::~HookServer() = default;
+
+Result<uint16_t> HookServer::listen(const std::string& address, uint16_t port) {
+  beast::error_code ec;
+  auto addr = asio::ip::make_address(address, ec);
+  if (ec) return Error{"hook listen address " + address + ": " + ec.message()};
+  tcp::endpoint ep(addr, port);
+  auto& a = impl_->acceptor;
+  a.open(ep.protocol(), ec);
+  if (!ec) a.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) a.bind(ep, ec);
+  if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return Error{"hook cannot listen on " + address + ":" + std::to_string(port) + ": " + ec.message()};
+  return a.local_endpoint().port();
+}
+
+asio::awaitable<void> HookServer::run() {
+  auto& im = *impl_;
+  while (!im.stopping) {
+    beast::error_code ec;
+    tcp::socket s = co_await im.acceptor.async_accept(asio::redirect_error(use_awaitable, ec));
+    if (ec) {
+      if (im.stopping) break;
+      spdlog::warn("hook accept: {}", ec.message());
+      continue;
+    }
+    if (im.connections >= kMaxConnections) {
+      s.close(ec);  // over the cap: refuse rather than let one client starve the rest
+      continue;
+    }
+    ++im.connections;
+    asio::co_spawn(im.ex, im.session(std::move(s)), [&im](std::exception_ptr e) {
+      --im.connections;
+      if (e) {
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          spdlog::error("hook session failed: {}", ex.what());
+        }
+      }
+    });
+  }
+}
+
+void HookServer::stop() {
+  impl_->stopping = true;
+  beast::error_code ec;
+  impl_->acceptor.close(ec);
+}
+
+}  // namespace sotong

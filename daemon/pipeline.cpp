@@ -1,0 +1,134 @@
+#include "daemon/pipeline.hpp"
+
+#include <set>
+
+#include "daemon/util/clock.hpp"
+#include "daemon/util/log.hpp"
+
+namespace sotong {
+
+Result<std::shared_ptr<const Runtime>> load_runtime(const std::filesystem::path& config_path) {
+  auto cfg = load_config(config_path);
+  if (!cfg) return Error{cfg.error()};
+  auto rules = RuleSet::load_dir(cfg->rules_dir);
+  if (!rules) return Error{rules.error()};
+  auto templates = TemplateSet::load_dir(cfg->templates_dir, cfg->fallback_language);
+  if (!templates) return Error{templates.error()};
+  for (const auto& d : rules->departments())
+    if (!cfg->departments.contains(d))
+      return Error{cfg->rules_dir.string() + ": rules route to department \"" + d +
+                   "\", which " + config_path.string() + " does not define"};
+  for (const auto& k : rules->template_keys())
+    if (!templates->has_key(k))
+      return Error{cfg->rules_dir.string() + ": rules name template \"" + k + "\", which " +
+                   cfg->templates_dir.string() + " does not define"};
+  auto rt = std::make_shared<Runtime>();
+  rt->config = std::move(*cfg);
+  rt->rules = std::move(*rules);
+  rt->templates = std::move(*templates);
+  return std::shared_ptr<const Runtime>(std::move(rt));
+}
+
+Result<ReplyDraft> render_reply(const Runtime& rt, const std::string& key, const TicketRow& t,
+                                const FitFn& fit) {
+  ReplyDraft d;
+  d.language = rt.templates.resolve_language(t.language);
+  TemplateVars vars{
+      {"author", t.author},
+      {"ticket", t.number},
+      {"department", rt.config.department_name(t.department, d.language)},
+      {"category", t.category},
+      {"resolution", t.resolution},
+  };
+  auto body = rt.templates.render(key, d.language, vars, t.number);
+  if (!body) return Error{body.error()};
+  // The citizen's address comes first so the platform notifies them; never their text.
+  std::string prefix = "@" + t.author_acct + " ";
+  d.text = prefix + (fit ? fit(prefix, *body) : *body);
+  return d;
+}
+
+Pipeline::Pipeline(StoreThread& store, std::shared_ptr<const Runtime> runtime)
+    : store_(store), runtime_(std::move(runtime)) {}
+
+FitFn Pipeline::fit_for(const std::string& account) const {
+  auto it = connectors_.find(account);
+  if (it == connectors_.end()) return {};
+  Connector* c = it->second;
+  return [c](std::string_view prefix, std::string_view body) { return c->fit(prefix, body); };
+}
+
+Decision Pipeline::decide(const Runtime& rt, const Mention& m) const {
+  // Fixed filters before any rule: answering ourselves or a bot starts reply loops.
+  if (m.author_is_self) {
+    Decision d;
+    d.action = Decision::Action::kIgnore;
+    d.ignore_reason = "our own post";
+    d.rule = "builtin";
+    return d;
+  }
+  if (m.author_is_bot) {
+    Decision d;
+    d.action = Decision::Action::kIgnore;
+    d.ignore_reason = "author is a bot";
+    d.rule = "builtin";
+    return d;
+  }
+  return rt.rules.decide(m);
+}
+
+boost::asio::awaitable<bool> Pipeline::deliver(std::vector<Mention> mentions) {
+  auto rt = runtime_;
+  std::set<std::string> queued_accounts;
+  for (auto& m : mentions) {
+    Decision d = decide(*rt, m);
+    FitFn fit = fit_for(m.account);
+    std::string key = d.template_key;
+    DraftFn ack = [rt, key, fit](const TicketRow& t) { return render_reply(*rt, key, t, fit); };
+    auto r = co_await store_.run([m, d, ack](Store& s) { return s.ingest(m, d, ack, now_ms()); });
+    if (!r) {
+      spdlog::error("account={} mention {}: store failed: {}", m.account, m.id, r.error());
+      co_return false;
+    }
+    switch (r->kind) {
+      case IngestOutcome::Kind::kCreated:
+        spdlog::info("ticket={} opened account={} mention={} rule={} department={} priority={} "
+                     "visibility={}", r->ticket_number, m.account, m.id, d.rule, d.department,
+                     to_string(d.priority), to_string(m.visibility));
+        if (m.visibility == Visibility::kPublic || m.visibility == Visibility::kUnlisted)
+          spdlog::debug("ticket={} text: {}", r->ticket_number, m.text);
+        if (r->outbox_id != 0) queued_accounts.insert(m.account);
+        break;
+      case IngestOutcome::Kind::kDuplicate:
+        spdlog::debug("account={} mention {} seen before (ticket {})", m.account, m.id,
+                      r->ticket_number.empty() ? "none" : r->ticket_number);
+        break;
+      case IngestOutcome::Kind::kIgnored:
+        spdlog::info("account={} mention {} ignored: {}", m.account, m.id, d.ignore_reason);
+        break;
+    }
+  }
+  for (const auto& a : queued_accounts) notify_queued(a);
+  co_return true;
+}
+
+boost::asio::awaitable<bool> Pipeline::save_cursor(std::string platform, std::string account,
+                                                   std::string cursor) {
+  auto s = co_await store_.run([platform, account, cursor](Store& st) {
+    return st.set_cursor(platform, account, cursor, now_ms());
+  });
+  if (!s) spdlog::error("account={} saving cursor failed: {}", account, s.error());
+  co_return s.ok();
+}
+
+boost::asio::awaitable<MentionSink::CursorLoad> Pipeline::load_cursor(std::string platform,
+                                                                     std::string account) {
+  auto r = co_await store_.run([platform, account](Store& st) { return st.cursor(platform, account); });
+  if (!r) {
+    spdlog::error("account={} loading cursor failed: {}", account, r.error());
+    co_return CursorLoad{};
+  }
+  co_return CursorLoad{true, *r};
+}
+
+}  // namespace sotong

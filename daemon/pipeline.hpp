@@ -1,0 +1,66 @@
+// Pipeline: the MentionSink of every connector. For each Mention it applies the fixed safety
+// filters (our own posts, bots), asks the RuleSet for a Decision, renders the
+// acknowledgement, and commits ticket + outbox + event + cursor in one store transaction;
+// then wakes the account's sender. Also renders follow-ups for the hook.
+// Thread rules: on the network loop; store work goes through StoreThread.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "connectors/connector.hpp"
+#include "daemon/config.hpp"
+#include "daemon/rules.hpp"
+#include "daemon/store_thread.hpp"
+#include "daemon/templates.hpp"
+
+namespace sotong {
+
+// The configuration in force; replaced whole on reload, never modified.
+struct Runtime {
+  Config config;
+  RuleSet rules;
+  TemplateSet templates;
+};
+
+// Loads config, rules and templates and checks them against each other.
+Result<std::shared_ptr<const Runtime>> load_runtime(const std::filesystem::path& config_path);
+
+// The text of a reply: "@acct " + rendered template, fitted to the platform by `fit`.
+using FitFn = std::function<std::string(std::string_view prefix, std::string_view body)>;
+Result<ReplyDraft> render_reply(const Runtime& rt, const std::string& key, const TicketRow& t,
+                                const FitFn& fit);
+
+class Pipeline : public MentionSink {
+ public:
+  Pipeline(StoreThread& store, std::shared_ptr<const Runtime> runtime);
+
+  void add_connector(Connector* c) { connectors_[c->account()] = c; }
+  // Called after a reply is queued for an account (the sender's wake-up).
+  void on_queued(std::function<void(const std::string& account)> f) { on_queued_ = std::move(f); }
+  std::shared_ptr<const Runtime> runtime() const { return runtime_; }
+  void set_runtime(std::shared_ptr<const Runtime> rt) { runtime_ = std::move(rt); }
+  FitFn fit_for(const std::string& account) const;
+
+  boost::asio::awaitable<bool> deliver(std::vector<Mention> mentions) override;
+  boost::asio::awaitable<bool> save_cursor(std::string platform, std::string account,
+                                           std::string cursor) override;
+  boost::asio::awaitable<CursorLoad> load_cursor(std::string platform,
+                                                 std::string account) override;
+
+  void notify_queued(const std::string& account) {
+    if (on_queued_) on_queued_(account);
+  }
+
+ private:
+  Decision decide(const Runtime& rt, const Mention& m) const;
+
+  StoreThread& store_;
+  std::shared_ptr<const Runtime> runtime_;
+  std::map<std::string, Connector*> connectors_;
+  std::function<void(const std::string&)> on_queued_;
+};
+
+}  // namespace sotong

@@ -1,0 +1,129 @@
+#include "daemon/sender.hpp"
+
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <algorithm>
+#include <random>
+
+#include "daemon/util/clock.hpp"
+#include "daemon/util/log.hpp"
+
+namespace sotong {
+
+namespace asio = boost::asio;
+
+namespace {
+// Rows fetched per store round trip; small so urgent rows queued meanwhile are seen soon.
+constexpr int kBatch = 16;
+// When nothing is due, look again at least this often (a row may be added by another path).
+constexpr std::chrono::milliseconds kIdleRecheck{5000};
+}  // namespace
+
+Sender::Sender(asio::any_io_executor ex, StoreThread& store, Connector& connector,
+               SenderOptions options)
+    : store_(store), connector_(connector), options_(options), timer_(ex), pause_timer_(ex) {}
+
+std::chrono::milliseconds Sender::backoff(const SenderOptions& o, int attempts) {
+  int shift = std::clamp(attempts, 0, 30);
+  int64_t ms = o.initial_backoff.count() << std::min(shift, 20);
+  return std::chrono::milliseconds(std::min<int64_t>(ms, o.max_backoff.count()));
+}
+
+void Sender::wake() {
+  woken_ = true;
+  timer_.cancel();
+}
+
+void Sender::stop() {
+  stopping_ = true;
+  timer_.cancel();
+  pause_timer_.cancel();
+}
+
+asio::awaitable<void> Sender::wait(std::chrono::milliseconds d) {
+  if (woken_ || stopping_) {
+    woken_ = false;
+    co_return;
+  }
+  timer_.expires_after(d);
+  boost::system::error_code ec;
+  co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  woken_ = false;
+}
+
+asio::awaitable<void> Sender::run() {
+  running_ = true;
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::uniform_real_distribution<double> jitter(0.5, 1.5);
+  const std::string account = connector_.account();
+  while (!stopping_) {
+    auto due = co_await store_.run(
+        [account](Store& s) { return s.due_outbox(account, now_ms(), kBatch); });
+    if (!due) {
+      spdlog::error("account={} outbox read failed: {}", account, due.error());
+      co_await wait(options_.initial_backoff * 10);
+      continue;
+    }
+    if (due->empty()) {
+      auto next = co_await store_.run([account](Store& s) { return s.next_due(account); });
+      auto d = kIdleRecheck;
+      if (next && *next) d = std::min(d, std::chrono::milliseconds(std::max<int64_t>(**next - now_ms(), 1)));
+      co_await wait(d);
+      continue;
+    }
+    std::chrono::milliseconds pause{0};
+    for (const auto& row : *due) {
+      if (stopping_) break;
+      Reply reply;
+      reply.outbox_id = row.id;
+      reply.account = row.account;
+      reply.in_reply_to_id = row.in_reply_to_id;
+      reply.mention_author_acct = row.author_acct;
+      reply.text = row.text;
+      reply.visibility = row.visibility;
+      reply.language = row.language;
+      reply.idempotency_key = row.idempotency_key;
+      auto out = co_await connector_.post(reply);
+      int64_t now = now_ms();
+      if (out.kind == PostOutcome::Kind::kPosted) {
+        auto s = co_await store_.run([id = row.id, pid = out.post_id](Store& st) {
+          return st.mark_sent(id, pid, now_ms());
+        });
+        if (!s) spdlog::error("ticket={} outbox={} posted as {} but not recorded: {}",
+                              row.ticket_number, row.id, out.post_id, s.error());
+        else spdlog::info("ticket={} {} posted account={} post={} latency_ms={}", row.ticket_number,
+                          row.kind, account, out.post_id, now - row.created_at_ms);
+        continue;
+      }
+      if (out.kind == PostOutcome::Kind::kRejected) {
+        spdlog::error("ticket={} {} rejected by the platform, not retried: {}", row.ticket_number,
+                      row.kind, out.error);
+        auto s = co_await store_.run([id = row.id, e = out.error](Store& st) {
+          return st.mark_failed(id, e, now_ms());
+        });
+        if (!s) spdlog::error("ticket={} outbox={} failure not recorded: {}", row.ticket_number, row.id, s.error());
+        continue;
+      }
+      auto wait_for = std::chrono::milliseconds(static_cast<int64_t>(
+          static_cast<double>(backoff(options_, row.attempts).count()) * jitter(rng)));
+      wait_for = std::max(wait_for, out.retry_after);
+      spdlog::warn("ticket={} {} attempt {} failed: {}; retry in {} ms", row.ticket_number,
+                   row.kind, row.attempts + 1, out.error, wait_for.count());
+      auto s = co_await store_.run([id = row.id, at = now + wait_for.count(), e = out.error](Store& st) {
+        return st.mark_retry(id, at, e);
+      });
+      if (!s) spdlog::error("ticket={} outbox={} retry not recorded: {}", row.ticket_number, row.id, s.error());
+      // The platform is unwell or limiting us: pause the whole account, not just this row.
+      pause = std::max(out.retry_after, std::min(wait_for, options_.initial_backoff * 4));
+      break;
+    }
+    if (pause.count() > 0 && !stopping_) {
+      pause_timer_.expires_after(pause);
+      boost::system::error_code ec;
+      co_await pause_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+  }
+  running_ = false;
+}
+
+}  // namespace sotong

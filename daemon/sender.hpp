@@ -1,0 +1,50 @@
+// Sender: drains the outbox of one account through its Connector: urgent first, then oldest;
+// retries transient failures with exponential backoff and jitter (and the platform's own
+// wait after a 429); records the platform's id of each reply. It drains again at start, so
+// a reply committed before a crash is posted after it. One post in flight per account.
+// stop() lets the post in flight finish, then run() returns.
+// Thread rules: on the network loop; store work goes through StoreThread.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+
+#include "connectors/connector.hpp"
+#include "daemon/store_thread.hpp"
+
+namespace sotong {
+
+struct SenderOptions {
+  std::chrono::milliseconds initial_backoff{500};
+  std::chrono::milliseconds max_backoff{300000};
+};
+
+class Sender {
+ public:
+  Sender(boost::asio::any_io_executor ex, StoreThread& store, Connector& connector,
+         SenderOptions options);
+  boost::asio::awaitable<void> run();
+  // New work was queued: look now rather than at the next due time.
+  void wake();
+  void stop();
+  bool running() const { return running_; }
+
+  // The wait before attempt number `attempts` + 1 (without jitter).
+  static std::chrono::milliseconds backoff(const SenderOptions& o, int attempts);
+
+ private:
+  boost::asio::awaitable<void> wait(std::chrono::milliseconds d);
+
+  StoreThread& store_;
+  Connector& connector_;
+  SenderOptions options_;
+  boost::asio::steady_timer timer_;
+  boost::asio::steady_timer pause_timer_;  // a 429 or outage pause: only stop() cuts it
+  bool stopping_ = false;
+  bool woken_ = false;
+  bool running_ = false;
+};
+
+}  // namespace sotong

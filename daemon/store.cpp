@@ -1,0 +1,645 @@
+// One file for the whole SQLite store: the schema, its migrations and every transaction live
+// together so the invariants (one transaction per ingest/close) can be read in one place.
+#include "daemon/store.hpp"
+
+#include <openssl/rand.h>
+
+#include <ctime>
+#include <utility>
+
+#include "daemon/util/log.hpp"
+
+namespace sotong {
+namespace {
+
+// Seconds a writer waits for a lock held by another connection (a backup, an admin's sqlite3).
+constexpr int kBusyTimeoutMs = 5000;
+
+// Each entry migrates from version i to i+1. Never edit a shipped entry: add one.
+const char* const kMigrations[] = {
+    R"sql(
+CREATE TABLE tickets (
+  id INTEGER PRIMARY KEY,
+  number TEXT NOT NULL UNIQUE,
+  platform TEXT NOT NULL,
+  account TEXT NOT NULL,
+  mention_id TEXT NOT NULL,
+  author TEXT NOT NULL,
+  author_acct TEXT NOT NULL,
+  text TEXT NOT NULL,
+  language TEXT NOT NULL,
+  visibility INTEGER NOT NULL,
+  department TEXT NOT NULL,
+  category TEXT NOT NULL,
+  priority INTEGER NOT NULL,
+  rule TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('open', 'closed')),
+  resolution TEXT NOT NULL DEFAULT '',
+  closed_by TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  closed_at INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (platform, account, mention_id)
+);
+CREATE INDEX tickets_status_department ON tickets (status, department, id);
+CREATE TABLE ticket_sequence (year INTEGER PRIMARY KEY, last INTEGER NOT NULL);
+CREATE TABLE mentions_seen (
+  platform TEXT NOT NULL,
+  account TEXT NOT NULL,
+  mention_id TEXT NOT NULL,
+  ticket_id INTEGER REFERENCES tickets (id),
+  decision TEXT NOT NULL,
+  seen_at INTEGER NOT NULL,
+  PRIMARY KEY (platform, account, mention_id)
+);
+CREATE TABLE outbox (
+  id INTEGER PRIMARY KEY,
+  ticket_id INTEGER NOT NULL REFERENCES tickets (id),
+  kind TEXT NOT NULL,
+  account TEXT NOT NULL,
+  in_reply_to_id TEXT NOT NULL,
+  author_acct TEXT NOT NULL,
+  text TEXT NOT NULL,
+  visibility INTEGER NOT NULL,
+  language TEXT NOT NULL,
+  priority INTEGER NOT NULL,
+  idempotency_key TEXT NOT NULL UNIQUE,
+  state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'failed')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  platform_post_id TEXT NOT NULL DEFAULT '',
+  last_error TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  sent_at INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX outbox_due ON outbox (account, state, priority, next_attempt_at, id);
+CREATE INDEX outbox_ticket ON outbox (ticket_id);
+CREATE TABLE events (
+  id INTEGER PRIMARY KEY,
+  ticket_id INTEGER NOT NULL REFERENCES tickets (id),
+  at INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  detail TEXT NOT NULL
+);
+CREATE INDEX events_ticket ON events (ticket_id, id);
+CREATE TABLE cursors (
+  platform TEXT NOT NULL,
+  account TEXT NOT NULL,
+  cursor TEXT NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (platform, account)
+);
+)sql",
+};
+constexpr int kLatestVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
+
+// A prepared statement, finalized on scope exit. Bind indexes are 1-based as in SQLite.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) : db_(db) {
+    rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
+  }
+  ~Stmt() { sqlite3_finalize(stmt_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  bool ok() const { return rc_ == SQLITE_OK || rc_ == SQLITE_ROW || rc_ == SQLITE_DONE; }
+  std::string error() const { return sqlite3_errmsg(db_); }
+
+  Stmt& bind(int i, const std::string& s) {
+    if (ok()) rc_ = sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& bind(int i, int64_t v) {
+    if (ok()) rc_ = sqlite3_bind_int64(stmt_, i, v);
+    return *this;
+  }
+  Stmt& bind(int i, int v) { return bind(i, static_cast<int64_t>(v)); }
+  Stmt& bind_null(int i) {
+    if (ok()) rc_ = sqlite3_bind_null(stmt_, i);
+    return *this;
+  }
+  // Returns true while there is a row; check ok() after the loop.
+  bool step() {
+    if (!ok()) return false;
+    rc_ = sqlite3_step(stmt_);
+    return rc_ == SQLITE_ROW;
+  }
+  Status run() {
+    step();
+    if (rc_ != SQLITE_DONE && rc_ != SQLITE_ROW) return Error{error()};
+    return Status::Ok();
+  }
+  std::string text(int col) const {
+    const auto* p = sqlite3_column_text(stmt_, col);
+    return p ? std::string(reinterpret_cast<const char*>(p),
+                           static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)))
+             : std::string();
+  }
+  int64_t i64(int col) const { return sqlite3_column_int64(stmt_, col); }
+  bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+  int rc_;
+};
+
+// Rolls back unless commit() succeeded: every early return leaves nothing half-written.
+class Transaction {
+ public:
+  explicit Transaction(sqlite3* db) : db_(db) {
+    begun_ = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
+  }
+  ~Transaction() {
+    if (begun_ && !done_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  bool begun() const { return begun_; }
+  Status commit() {
+    if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK)
+      return Error{std::string("commit failed: ") + sqlite3_errmsg(db_)};
+    done_ = true;
+    return Status::Ok();
+  }
+
+ private:
+  sqlite3* db_;
+  bool begun_ = false;
+  bool done_ = false;
+};
+
+const char* const kTicketColumns =
+    "id, number, platform, account, mention_id, author, author_acct, text, language, "
+    "visibility, department, category, priority, rule, status, resolution, closed_by, "
+    "created_at, updated_at, closed_at";
+
+TicketRow read_ticket(const Stmt& s) {
+  TicketRow t;
+  t.id = s.i64(0);
+  t.number = s.text(1);
+  t.platform = s.text(2);
+  t.account = s.text(3);
+  t.mention_id = s.text(4);
+  t.author = s.text(5);
+  t.author_acct = s.text(6);
+  t.text = s.text(7);
+  t.language = s.text(8);
+  t.visibility = static_cast<Visibility>(s.i64(9) & 3);
+  t.department = s.text(10);
+  t.category = s.text(11);
+  t.priority = static_cast<Priority>(s.i64(12) & 3);
+  t.rule = s.text(13);
+  t.status = s.text(14);
+  t.resolution = s.text(15);
+  t.closed_by = s.text(16);
+  t.created_at_ms = s.i64(17);
+  t.updated_at_ms = s.i64(18);
+  t.closed_at_ms = s.i64(19);
+  return t;
+}
+
+const char* const kOutboxColumns =
+    "o.id, o.ticket_id, t.number, o.kind, o.account, o.in_reply_to_id, o.author_acct, o.text, "
+    "o.visibility, o.language, o.priority, o.idempotency_key, o.state, o.attempts, "
+    "o.next_attempt_at, o.platform_post_id, o.last_error, o.created_at, o.sent_at";
+
+OutboxRow read_outbox(const Stmt& s) {
+  OutboxRow o;
+  o.id = s.i64(0);
+  o.ticket_id = s.i64(1);
+  o.ticket_number = s.text(2);
+  o.kind = s.text(3);
+  o.account = s.text(4);
+  o.in_reply_to_id = s.text(5);
+  o.author_acct = s.text(6);
+  o.text = s.text(7);
+  o.visibility = static_cast<Visibility>(s.i64(8) & 3);
+  o.language = s.text(9);
+  o.priority = static_cast<Priority>(s.i64(10) & 3);
+  o.idempotency_key = s.text(11);
+  o.state = s.text(12);
+  o.attempts = static_cast<int>(s.i64(13));
+  o.next_attempt_at_ms = s.i64(14);
+  o.platform_post_id = s.text(15);
+  o.last_error = s.text(16);
+  o.created_at_ms = s.i64(17);
+  o.sent_at_ms = s.i64(18);
+  return o;
+}
+
+std::string random_hex(int bytes) {
+  unsigned char buf[16];
+  RAND_bytes(buf, bytes);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (int i = 0; i < bytes; ++i) {
+    out += kHex[buf[i] >> 4];
+    out += kHex[buf[i] & 0xF];
+  }
+  return out;
+}
+
+}  // namespace
+
+Store::Store(sqlite3* db, std::string prefix) : db_(db), prefix_(std::move(prefix)) {}
+
+Store::~Store() { sqlite3_close_v2(db_); }
+
+int Store::schema_version_latest() { return kLatestVersion; }
+
+Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& path,
+                                           std::string ticket_prefix) {
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                           nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close_v2(db);
+    return Error{"cannot open store " + path.string() + ": " + msg};
+  }
+  std::unique_ptr<Store> store(new Store(db, std::move(ticket_prefix)));
+  sqlite3_busy_timeout(db, kBusyTimeoutMs);
+  // synchronous=FULL: a reply is posted only after its ticket is on disk.
+  for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
+                             "PRAGMA foreign_keys=ON"}) {
+    if (auto s = store->exec(pragma); !s) return Error{path.string() + ": " + s.error()};
+  }
+  {
+    Stmt check(db, "PRAGMA quick_check");
+    if (check.step() && check.text(0) != "ok")
+      return Error{path.string() + ": the store is damaged (quick_check: " + check.text(0) +
+                   "); restore it from a backup"};
+    if (!check.ok()) return Error{path.string() + ": " + check.error()};
+  }
+  if (auto s = store->migrate(); !s) return Error{path.string() + ": " + s.error()};
+  return store;
+}
+
+Status Store::exec(const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : sqlite3_errmsg(db_);
+    sqlite3_free(err);
+    return Error{msg};
+  }
+  return Status::Ok();
+}
+
+Result<int> Store::schema_version() {
+  Stmt s(db_, "PRAGMA user_version");
+  if (!s.step()) return Error{s.error()};
+  return static_cast<int>(s.i64(0));
+}
+
+Status Store::migrate() {
+  auto v = schema_version();
+  if (!v) return Error{v.error()};
+  if (*v > kLatestVersion)
+    return Error{"the store's schema version " + std::to_string(*v) +
+                 " is newer than this sotongd knows (" + std::to_string(kLatestVersion) +
+                 "); run a newer sotongd"};
+  for (int from = *v; from < kLatestVersion; ++from) {
+    Transaction tx(db_);
+    if (!tx.begun()) return Error{std::string("cannot begin migration: ") + sqlite3_errmsg(db_)};
+    if (auto s = exec(kMigrations[from]); !s)
+      return Error{"migration to version " + std::to_string(from + 1) + " failed: " + s.error()};
+    std::string pragma = "PRAGMA user_version=" + std::to_string(from + 1);
+    if (auto s = exec(pragma.c_str()); !s) return s;
+    if (auto s = tx.commit(); !s) return s;
+    spdlog::info("store migrated to schema version {}", from + 1);
+  }
+  return Status::Ok();
+}
+
+Result<std::string> Store::next_ticket_number(int64_t now_ms) {
+  std::time_t secs = static_cast<std::time_t>(now_ms / 1000);
+  std::tm tm{};
+  localtime_r(&secs, &tm);
+  int year = tm.tm_year + 1900;
+  Stmt up(db_,
+          "INSERT INTO ticket_sequence (year, last) VALUES (?1, 1) "
+          "ON CONFLICT (year) DO UPDATE SET last = last + 1 RETURNING last");
+  up.bind(1, year);
+  if (!up.step()) return Error{"ticket sequence: " + up.error()};
+  int64_t n = up.i64(0);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%s-%04d-%06lld", prefix_.c_str(), year,
+                static_cast<long long>(n));
+  return std::string(buf);
+}
+
+Status Store::add_event(int64_t ticket_id, int64_t at_ms, const std::string& actor,
+                        const std::string& kind, const std::string& detail) {
+  Stmt s(db_, "INSERT INTO events (ticket_id, at, actor, kind, detail) VALUES (?1, ?2, ?3, ?4, ?5)");
+  s.bind(1, ticket_id).bind(2, at_ms).bind(3, actor).bind(4, kind).bind(5, detail);
+  return s.run();
+}
+
+Result<int64_t> Store::queue_reply(const TicketRow& t, const std::string& kind,
+                                   const ReplyDraft& d, const std::string& in_reply_to,
+                                   int64_t now_ms) {
+  // The key is stored with the row, so every retry after a crash sends the same one.
+  std::string key = t.number + "-" + kind + "-" + random_hex(8);
+  Stmt s(db_,
+         "INSERT INTO outbox (ticket_id, kind, account, in_reply_to_id, author_acct, text, "
+         "visibility, language, priority, idempotency_key, state, next_attempt_at, created_at) "
+         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'pending', ?11, ?11)");
+  s.bind(1, t.id).bind(2, kind).bind(3, t.account).bind(4, in_reply_to).bind(5, t.author_acct);
+  s.bind(6, d.text).bind(7, static_cast<int>(t.visibility)).bind(8, d.language);
+  s.bind(9, static_cast<int>(t.priority)).bind(10, key).bind(11, now_ms);
+  if (auto st = s.run(); !st) return Error{"queue reply: " + st.error()};
+  return sqlite3_last_insert_rowid(db_);
+}
+
+Result<IngestOutcome> Store::ingest(const Mention& m, const Decision& d, const DraftFn& ack,
+                                    int64_t now_ms) {
+  Transaction tx(db_);
+  if (!tx.begun()) return Error{std::string("begin: ") + sqlite3_errmsg(db_)};
+  IngestOutcome out;
+  {
+    Stmt seen(db_,
+              "SELECT s.ticket_id, t.number FROM mentions_seen s LEFT JOIN tickets t ON "
+              "t.id = s.ticket_id WHERE s.platform = ?1 AND s.account = ?2 AND s.mention_id = ?3");
+    seen.bind(1, m.platform).bind(2, m.account).bind(3, m.id);
+    if (seen.step()) {
+      out.kind = IngestOutcome::Kind::kDuplicate;
+      out.ticket_number = seen.text(1);
+    } else if (!seen.ok()) {
+      return Error{seen.error()};
+    }
+  }
+  if (out.kind != IngestOutcome::Kind::kDuplicate) {
+    std::optional<int64_t> ticket_id;
+    if (d.action == Decision::Action::kIgnore) {
+      out.kind = IngestOutcome::Kind::kIgnored;
+    } else {
+      auto number = next_ticket_number(now_ms);
+      if (!number) return Error{number.error()};
+      TicketRow t;
+      t.number = *number;
+      t.platform = m.platform;
+      t.account = m.account;
+      t.mention_id = m.id;
+      t.author = m.author;
+      t.author_acct = m.author_acct;
+      t.text = m.text;
+      t.language = m.language;
+      t.visibility = m.visibility;
+      t.department = d.department;
+      t.category = d.category;
+      t.priority = d.priority;
+      t.rule = d.rule;
+      t.status = "open";
+      t.created_at_ms = t.updated_at_ms = now_ms;
+      Stmt ins(db_,
+               "INSERT INTO tickets (number, platform, account, mention_id, author, author_acct, "
+               "text, language, visibility, department, category, priority, rule, status, "
+               "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+               "?12, ?13, 'open', ?14, ?14)");
+      ins.bind(1, t.number).bind(2, t.platform).bind(3, t.account).bind(4, t.mention_id);
+      ins.bind(5, t.author).bind(6, t.author_acct).bind(7, t.text).bind(8, t.language);
+      ins.bind(9, static_cast<int>(t.visibility)).bind(10, t.department).bind(11, t.category);
+      ins.bind(12, static_cast<int>(t.priority)).bind(13, t.rule).bind(14, now_ms);
+      if (auto s = ins.run(); !s) return Error{"insert ticket: " + s.error()};
+      t.id = sqlite3_last_insert_rowid(db_);
+      ticket_id = t.id;
+      out.kind = IngestOutcome::Kind::kCreated;
+      out.ticket_number = t.number;
+      if (auto s = add_event(t.id, now_ms, "sotongd", "opened",
+                             "rule=" + d.rule + " department=" + d.department +
+                                 " priority=" + std::string(to_string(d.priority)));
+          !s)
+        return Error{s.error()};
+      if (ack) {
+        auto draft = ack(t);
+        if (!draft) return Error{"acknowledgement for " + t.number + ": " + draft.error()};
+        auto id = queue_reply(t, "ack", *draft, m.id, now_ms);
+        if (!id) return Error{id.error()};
+        out.outbox_id = *id;
+        if (auto s = add_event(t.id, now_ms, "sotongd", "ack_queued", "outbox=" + std::to_string(*id)); !s)
+          return Error{s.error()};
+      }
+    }
+    Stmt mark(db_,
+              "INSERT INTO mentions_seen (platform, account, mention_id, ticket_id, decision, "
+              "seen_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+    mark.bind(1, m.platform).bind(2, m.account).bind(3, m.id);
+    if (ticket_id) mark.bind(4, *ticket_id);
+    else mark.bind_null(4);
+    mark.bind(5, d.action == Decision::Action::kIgnore ? "ignored: " + d.ignore_reason
+                                                       : std::string("ticket"));
+    mark.bind(6, now_ms);
+    if (auto s = mark.run(); !s) return Error{"record mention: " + s.error()};
+  }
+  if (!m.cursor.empty()) {
+    if (auto s = set_cursor(m.platform, m.account, m.cursor, now_ms); !s) return Error{s.error()};
+  }
+  if (auto s = tx.commit(); !s) return Error{s.error()};
+  return out;
+}
+
+Status Store::set_cursor(const std::string& platform, const std::string& account,
+                         const std::string& cursor, int64_t now_ms) {
+  // Cursors are decimal ids: only move forward (longer, or equal length and greater).
+  Stmt s(db_,
+         "INSERT INTO cursors (platform, account, cursor, updated_at) VALUES (?1, ?2, ?3, ?4) "
+         "ON CONFLICT (platform, account) DO UPDATE SET cursor = excluded.cursor, "
+         "updated_at = excluded.updated_at WHERE length(excluded.cursor) > length(cursor) OR "
+         "(length(excluded.cursor) = length(cursor) AND excluded.cursor > cursor)");
+  s.bind(1, platform).bind(2, account).bind(3, cursor).bind(4, now_ms);
+  return s.run();
+}
+
+Result<std::optional<std::string>> Store::cursor(const std::string& platform,
+                                                 const std::string& account) {
+  Stmt s(db_, "SELECT cursor FROM cursors WHERE platform = ?1 AND account = ?2");
+  s.bind(1, platform).bind(2, account);
+  if (s.step()) return std::optional<std::string>(s.text(0));
+  if (!s.ok()) return Error{s.error()};
+  return std::optional<std::string>();
+}
+
+Result<std::vector<OutboxRow>> Store::due_outbox(const std::string& account, int64_t now_ms,
+                                                 int limit) {
+  std::string sql = std::string("SELECT ") + kOutboxColumns +
+                    " FROM outbox o JOIN tickets t ON t.id = o.ticket_id WHERE o.account = ?1 "
+                    "AND o.state = 'pending' AND o.next_attempt_at <= ?2 "
+                    "ORDER BY o.priority, o.id LIMIT ?3";
+  Stmt s(db_, sql.c_str());
+  s.bind(1, account).bind(2, now_ms).bind(3, limit);
+  std::vector<OutboxRow> rows;
+  while (s.step()) rows.push_back(read_outbox(s));
+  if (!s.ok()) return Error{s.error()};
+  return rows;
+}
+
+Result<std::optional<int64_t>> Store::next_due(const std::string& account) {
+  Stmt s(db_, "SELECT min(next_attempt_at) FROM outbox WHERE account = ?1 AND state = 'pending'");
+  s.bind(1, account);
+  if (s.step() && !s.is_null(0)) return std::optional<int64_t>(s.i64(0));
+  if (!s.ok()) return Error{s.error()};
+  return std::optional<int64_t>();
+}
+
+Status Store::mark_sent(int64_t outbox_id, const std::string& platform_post_id, int64_t now_ms) {
+  Transaction tx(db_);
+  if (!tx.begun()) return Error{std::string("begin: ") + sqlite3_errmsg(db_)};
+  Stmt s(db_,
+         "UPDATE outbox SET state = 'sent', platform_post_id = ?2, sent_at = ?3, "
+         "attempts = attempts + 1, last_error = '' WHERE id = ?1 AND state = 'pending' "
+         "RETURNING ticket_id, kind");
+  s.bind(1, outbox_id).bind(2, platform_post_id).bind(3, now_ms);
+  if (!s.step()) {
+    if (!s.ok()) return Error{s.error()};
+    return Status::Ok();  // already recorded
+  }
+  int64_t ticket_id = s.i64(0);
+  std::string kind = s.text(1);
+  s.run().ok();
+  if (auto st = add_event(ticket_id, now_ms, "sotongd", kind + "_posted", "post=" + platform_post_id); !st)
+    return st;
+  return tx.commit();
+}
+
+Status Store::mark_retry(int64_t outbox_id, int64_t next_attempt_at_ms, const std::string& error) {
+  Stmt s(db_,
+         "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 "
+         "WHERE id = ?1 AND state = 'pending'");
+  s.bind(1, outbox_id).bind(2, next_attempt_at_ms).bind(3, error);
+  return s.run();
+}
+
+Status Store::mark_failed(int64_t outbox_id, const std::string& error, int64_t now_ms) {
+  Transaction tx(db_);
+  if (!tx.begun()) return Error{std::string("begin: ") + sqlite3_errmsg(db_)};
+  Stmt s(db_,
+         "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ?2 "
+         "WHERE id = ?1 AND state = 'pending' RETURNING ticket_id, kind");
+  s.bind(1, outbox_id).bind(2, error);
+  if (!s.step()) {
+    if (!s.ok()) return Error{s.error()};
+    return Status::Ok();
+  }
+  int64_t ticket_id = s.i64(0);
+  std::string kind = s.text(1);
+  s.run().ok();
+  if (auto st = add_event(ticket_id, now_ms, "sotongd", kind + "_failed", error); !st) return st;
+  return tx.commit();
+}
+
+Result<CloseOutcome> Store::close_ticket(const std::string& number, const std::string& department,
+                                         const std::string& resolution, const std::string& actor,
+                                         const DraftFn& followup, int64_t now_ms) {
+  Transaction tx(db_);
+  if (!tx.begun()) return Error{std::string("begin: ") + sqlite3_errmsg(db_)};
+  CloseOutcome out;
+  auto t = ticket_where("number = ?1", number);
+  if (!t) return Error{t.error()};
+  if (!*t) {
+    out.kind = CloseOutcome::Kind::kNotFound;
+    return out;
+  }
+  out.ticket = std::move(**t);
+  if (!department.empty() && out.ticket.department != department) {
+    out.kind = CloseOutcome::Kind::kForbidden;
+    return out;
+  }
+  if (out.ticket.status == "closed") {
+    out.kind = CloseOutcome::Kind::kAlreadyClosed;
+    return out;
+  }
+  Stmt up(db_,
+          "UPDATE tickets SET status = 'closed', resolution = ?2, closed_by = ?3, closed_at = ?4, "
+          "updated_at = ?4 WHERE id = ?1");
+  up.bind(1, out.ticket.id).bind(2, resolution).bind(3, actor).bind(4, now_ms);
+  if (auto s = up.run(); !s) return Error{"close: " + s.error()};
+  out.ticket.status = "closed";
+  out.ticket.resolution = resolution;
+  out.ticket.closed_by = actor;
+  out.ticket.closed_at_ms = out.ticket.updated_at_ms = now_ms;
+  if (auto s = add_event(out.ticket.id, now_ms, actor, "closed", resolution); !s) return Error{s.error()};
+  if (followup) {
+    auto draft = followup(out.ticket);
+    if (!draft) return Error{"follow-up for " + number + ": " + draft.error()};
+    auto id = queue_reply(out.ticket, "followup", *draft, out.ticket.mention_id, now_ms);
+    if (!id) return Error{id.error()};
+    out.outbox_id = *id;
+    if (auto s = add_event(out.ticket.id, now_ms, "sotongd", "followup_queued", "outbox=" + std::to_string(*id)); !s)
+      return Error{s.error()};
+  }
+  if (auto s = tx.commit(); !s) return Error{s.error()};
+  out.kind = CloseOutcome::Kind::kClosed;
+  return out;
+}
+
+Result<std::optional<TicketRow>> Store::ticket_where(const char* where, const std::string& arg) {
+  std::string sql = std::string("SELECT ") + kTicketColumns + " FROM tickets WHERE " + where;
+  Stmt s(db_, sql.c_str());
+  s.bind(1, arg);
+  if (s.step()) return std::optional<TicketRow>(read_ticket(s));
+  if (!s.ok()) return Error{s.error()};
+  return std::optional<TicketRow>();
+}
+
+Result<std::optional<TicketRow>> Store::ticket(const std::string& number) {
+  return ticket_where("number = ?1", number);
+}
+
+Result<std::vector<TicketRow>> Store::list_tickets(const TicketFilter& f) {
+  std::string sql = std::string("SELECT ") + kTicketColumns +
+                    " FROM tickets WHERE id > ?1 AND (?2 = '' OR status = ?2) AND "
+                    "(?3 = '' OR department = ?3) ORDER BY id LIMIT ?4";
+  Stmt s(db_, sql.c_str());
+  s.bind(1, f.after_id).bind(2, f.status).bind(3, f.department).bind(4, f.limit);
+  std::vector<TicketRow> rows;
+  while (s.step()) rows.push_back(read_ticket(s));
+  if (!s.ok()) return Error{s.error()};
+  return rows;
+}
+
+Result<std::vector<EventRow>> Store::events(const std::string& number) {
+  Stmt s(db_,
+         "SELECT e.id, t.number, e.at, e.actor, e.kind, e.detail FROM events e JOIN tickets t ON "
+         "t.id = e.ticket_id WHERE t.number = ?1 ORDER BY e.id");
+  s.bind(1, number);
+  std::vector<EventRow> rows;
+  while (s.step())
+    rows.push_back({s.i64(0), s.text(1), s.i64(2), s.text(3), s.text(4), s.text(5)});
+  if (!s.ok()) return Error{s.error()};
+  return rows;
+}
+
+Result<std::vector<OutboxRow>> Store::outbox_for_ticket(const std::string& number) {
+  std::string sql = std::string("SELECT ") + kOutboxColumns +
+                    " FROM outbox o JOIN tickets t ON t.id = o.ticket_id WHERE t.number = ?1 "
+                    "ORDER BY o.id";
+  Stmt s(db_, sql.c_str());
+  s.bind(1, number);
+  std::vector<OutboxRow> rows;
+  while (s.step()) rows.push_back(read_outbox(s));
+  if (!s.ok()) return Error{s.error()};
+  return rows;
+}
+
+Result<StoreCounts> Store::counts() {
+  StoreCounts c;
+  Stmt s(db_,
+         "SELECT (SELECT count(*) FROM tickets WHERE status = 'open'), "
+         "(SELECT count(*) FROM tickets WHERE status = 'closed'), "
+         "(SELECT count(*) FROM outbox WHERE state = 'pending'), "
+         "(SELECT count(*) FROM outbox WHERE state = 'failed'), "
+         "(SELECT count(*) FROM mentions_seen)");
+  if (!s.step()) return Error{s.error()};
+  c.tickets_open = s.i64(0);
+  c.tickets_closed = s.i64(1);
+  c.outbox_pending = s.i64(2);
+  c.outbox_failed = s.i64(3);
+  c.mentions_seen = s.i64(4);
+  return c;
+}
+
+}  // namespace sotong

@@ -1,0 +1,178 @@
+// Store: the durable state of the desk in SQLite (WAL, synchronous=FULL): tickets, the
+// outbox of replies to post, the audit trail of events, the connectors' cursors, and every
+// mention seen (so a mention delivered twice opens one ticket).
+//
+// Each public write is ONE transaction: ingesting a mention commits its ticket, its
+// acknowledgement in the outbox, its event and the connector's cursor together; closing a
+// ticket commits the status, the follow-up in the outbox and the event together.
+//
+// Threading: a Store is used by one thread at a time (the store thread, see StoreThread); it
+// holds one sqlite3 connection. Errors are values: Result/Status with the SQLite message.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "daemon/mention.hpp"
+#include "daemon/rules.hpp"
+#include "daemon/util/result.hpp"
+
+namespace sotong {
+
+struct TicketRow {
+  int64_t id = 0;
+  std::string number;
+  std::string platform;
+  std::string account;
+  std::string mention_id;
+  std::string author;
+  std::string author_acct;
+  std::string text;
+  std::string language;
+  Visibility visibility = Visibility::kPublic;
+  std::string department;
+  std::string category;
+  Priority priority = Priority::kNormal;
+  std::string rule;
+  std::string status;  // "open" or "closed"
+  std::string resolution;
+  std::string closed_by;
+  int64_t created_at_ms = 0;
+  int64_t updated_at_ms = 0;
+  int64_t closed_at_ms = 0;
+};
+
+struct OutboxRow {
+  int64_t id = 0;
+  int64_t ticket_id = 0;
+  std::string ticket_number;
+  std::string kind;  // "ack", "followup"
+  std::string account;
+  std::string in_reply_to_id;
+  std::string author_acct;
+  std::string text;
+  Visibility visibility = Visibility::kPublic;
+  std::string language;
+  Priority priority = Priority::kNormal;
+  std::string idempotency_key;
+  std::string state;  // "pending", "sent", "failed"
+  int attempts = 0;
+  int64_t next_attempt_at_ms = 0;
+  std::string platform_post_id;
+  std::string last_error;
+  int64_t created_at_ms = 0;
+  int64_t sent_at_ms = 0;
+};
+
+struct EventRow {
+  int64_t id = 0;
+  std::string ticket_number;
+  int64_t at_ms = 0;
+  std::string actor;
+  std::string kind;
+  std::string detail;
+};
+
+// The text of a reply to queue, made once the ticket number is known.
+struct ReplyDraft {
+  std::string text;
+  std::string language;
+};
+using DraftFn = std::function<Result<ReplyDraft>(const TicketRow& ticket)>;
+
+struct IngestOutcome {
+  enum class Kind { kCreated, kDuplicate, kIgnored };
+  Kind kind = Kind::kCreated;
+  std::string ticket_number;  // for kCreated, and kDuplicate when the first one opened a ticket
+  int64_t outbox_id = 0;      // 0 when nothing was queued
+};
+
+struct CloseOutcome {
+  enum class Kind { kClosed, kNotFound, kForbidden, kAlreadyClosed };
+  Kind kind = Kind::kClosed;
+  TicketRow ticket;
+  int64_t outbox_id = 0;
+};
+
+struct TicketFilter {
+  std::string status;      // empty = any
+  std::string department;  // empty = any
+  int64_t after_id = 0;    // cursor: tickets with id > after_id
+  int limit = 50;
+};
+
+struct StoreCounts {
+  int64_t tickets_open = 0;
+  int64_t tickets_closed = 0;
+  int64_t outbox_pending = 0;
+  int64_t outbox_failed = 0;
+  int64_t mentions_seen = 0;
+};
+
+class Store {
+ public:
+  // Opens (creating if needed) and migrates the database. `ticket_prefix` makes numbers like
+  // SP-2026-000123.
+  static Result<std::unique_ptr<Store>> open(const std::filesystem::path& path,
+                                             std::string ticket_prefix);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  static int schema_version_latest();
+  Result<int> schema_version();
+
+  // One transaction: records the mention as seen; unless it was seen before or is ignored,
+  // opens a ticket, queues the acknowledgement made by `ack` (if ack is set), writes the
+  // event; always advances the connector's cursor to mention.cursor (if non-empty).
+  Result<IngestOutcome> ingest(const Mention& mention, const Decision& decision,
+                               const DraftFn& ack, int64_t now_ms);
+
+  Status set_cursor(const std::string& platform, const std::string& account,
+                    const std::string& cursor, int64_t now_ms);
+  Result<std::optional<std::string>> cursor(const std::string& platform,
+                                            const std::string& account);
+
+  // Pending outbox rows of an account that are due, urgent first, then oldest first.
+  Result<std::vector<OutboxRow>> due_outbox(const std::string& account, int64_t now_ms, int limit);
+  // The earliest next attempt time of the account's pending rows, if any.
+  Result<std::optional<int64_t>> next_due(const std::string& account);
+  Status mark_sent(int64_t outbox_id, const std::string& platform_post_id, int64_t now_ms);
+  Status mark_retry(int64_t outbox_id, int64_t next_attempt_at_ms, const std::string& error);
+  Status mark_failed(int64_t outbox_id, const std::string& error, int64_t now_ms);
+
+  // One transaction: closes the ticket if `department` owns it (empty department = admin),
+  // queues the follow-up made by `followup`, writes the event.
+  Result<CloseOutcome> close_ticket(const std::string& number, const std::string& department,
+                                    const std::string& resolution, const std::string& actor,
+                                    const DraftFn& followup, int64_t now_ms);
+
+  Result<std::optional<TicketRow>> ticket(const std::string& number);
+  Result<std::vector<TicketRow>> list_tickets(const TicketFilter& filter);
+  Result<std::vector<EventRow>> events(const std::string& number);
+  Result<std::vector<OutboxRow>> outbox_for_ticket(const std::string& number);
+  Result<StoreCounts> counts();
+
+ private:
+  Store(sqlite3* db, std::string prefix);
+  Status exec(const char* sql);
+  Status migrate();
+  Result<std::string> next_ticket_number(int64_t now_ms);
+  Result<int64_t> queue_reply(const TicketRow& t, const std::string& kind, const ReplyDraft& d,
+                              const std::string& in_reply_to, int64_t now_ms);
+  Status add_event(int64_t ticket_id, int64_t at_ms, const std::string& actor,
+                   const std::string& kind, const std::string& detail);
+  Result<std::optional<TicketRow>> ticket_where(const char* where, const std::string& arg);
+
+  sqlite3* db_;
+  std::string prefix_;
+};
+
+}  // namespace sotong

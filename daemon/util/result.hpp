@@ -15,6 +15,8 @@ struct Error {
 template <class T>
 class [[nodiscard]] Result {
  public:
+  // Default-constructible only because asio::co_spawn needs it for a coroutine's result.
+  Result() : v_(Error{"no result"}) {}
   Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
   Result(Error e) : v_(std::move(e)) {}      // NOLINT(google-explicit-constructor)
 

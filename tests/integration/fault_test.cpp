@@ -1,0 +1,132 @@
+// Faults: the platform failing in each documented way, the stream dropping, and sotongd
+// killed with SIGKILL. After each, every mention has exactly one acknowledgement.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <map>
+#include <random>
+
+#include "harness.hpp"
+
+namespace sotong::test_support {
+namespace {
+
+namespace json = boost::json;
+
+class Faults : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    if (HasFailure()) f.dump_logs();
+  }
+  // Every injected mention answered exactly once, and nothing else posted.
+  void expect_each_answered_once(const std::vector<std::string>& ids) {
+    std::map<std::string, int> count;
+    for (const auto& p : f.posts()) {
+      const auto& r = p.at("in_reply_to_id");
+      if (r.is_string()) ++count[std::string(r.as_string())];
+    }
+    for (const auto& id : ids) EXPECT_EQ(count[id], 1) << "mention " << id;
+    EXPECT_EQ(f.posts().size(), ids.size());
+  }
+  Fixture f;
+};
+
+class PostFaults : public Faults, public ::testing::WithParamInterface<std::string> {};
+
+TEST_P(PostFaults, ReplyIsPostedExactlyOnceDespiteFailingPosts) {
+  f.start_sandbox({"--rate-window-seconds", "1"});
+  f.write_config();
+  f.start_daemon();
+  f.fault(GetParam(), 3, "/api/v1/statuses");
+  std::vector<std::string> ids{f.mention("c1", "버스 배차 간격이 너무 길어요"),
+                               f.mention("c2", "가로등이 꺼졌어요")};
+  ASSERT_TRUE(f.wait_for_posts(2, std::chrono::seconds(30)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  expect_each_answered_once(ids);
+}
+
+INSTANTIATE_TEST_SUITE_P(EachKind, PostFaults,
+                         ::testing::Values("429", "500", "503", "reset", "malformed", "hang"));
+
+TEST_F(Faults, FailingPollsAndStreamDropsLoseNoMention) {
+  f.start_sandbox({"--rate-window-seconds", "1"});
+  f.write_config();
+  f.start_daemon();
+  f.fault("500", 2, "/api/v1/notifications");
+  f.fault("malformed", 2, "/api/v1/notifications");
+  auto a = f.control("POST", "/_sandbox/stream/drop");
+  ASSERT_EQ(a.status, 200);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(f.mention("d" + std::to_string(i), "소음이 심해요"));
+  f.control("POST", "/_sandbox/stream/drop");
+  ASSERT_TRUE(f.wait_for_posts(5, std::chrono::seconds(30)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  expect_each_answered_once(ids);
+}
+
+TEST_F(Faults, PollingAloneFindsEveryMention) {
+  f.start_sandbox();
+  DaemonSettings s;
+  s.streaming = false;
+  f.write_config(s);
+  f.start_daemon();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 4; ++i) ids.push_back(f.mention("p" + std::to_string(i), "택시 승차 거부를 당했어요"));
+  ASSERT_TRUE(f.wait_for_posts(4, std::chrono::seconds(20)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  expect_each_answered_once(ids);
+}
+
+TEST_F(Faults, KillNineWithPendingOutboxThenRestartPostsEachReplyOnce) {
+  f.start_sandbox();
+  f.write_config();
+  f.start_daemon();
+  // Posts hang: the acknowledgements are durable in the outbox but not yet posted.
+  f.fault("hang", 1000, "/api/v1/statuses");
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(f.mention("k" + std::to_string(i), "도로에 포트홀이 생겼어요"));
+  ASSERT_TRUE(wait_until([&] {
+    for (const auto& id : ids)
+      if (f.ticket_for_mention(id).empty()) return false;
+    return true;
+  }, std::chrono::seconds(15)));
+  f.kill_daemon();
+  ASSERT_EQ(f.control("DELETE", "/_sandbox/faults").status, 200);
+  EXPECT_EQ(f.posts().size(), 0u);
+  f.start_daemon();
+  ASSERT_TRUE(f.wait_for_posts(5, std::chrono::seconds(20)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  expect_each_answered_once(ids);
+}
+
+TEST_F(Faults, KillNineAtRandomMomentsMidBurstLosesNothingAndDoublesNothing) {
+  f.start_sandbox({"--rate-limit", "0"});
+  f.write_config();
+  f.start_daemon();
+  std::mt19937 rng(20261122);
+  std::vector<std::string> ids;
+  for (int round = 0; round < 5; ++round) {
+    for (int i = 0; i < 8; ++i)
+      ids.push_back(f.mention("burst" + std::to_string(round) + "_" + std::to_string(i),
+                              "지하철 역 엘리베이터가 고장났어요"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 60));
+    f.kill_daemon();
+    f.start_daemon();
+  }
+  ASSERT_TRUE(f.wait_for_posts(ids.size(), std::chrono::seconds(40)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  expect_each_answered_once(ids);
+}
+
+TEST_F(Faults, SigtermFinishesAndExitsZero) {
+  f.start_sandbox();
+  f.write_config();
+  f.start_daemon();
+  for (int i = 0; i < 5; ++i) f.mention("t" + std::to_string(i), "버스 정류장 의자가 부서졌어요");
+  EXPECT_EQ(f.stop_daemon(SIGTERM), 0);
+  f.start_daemon();
+  ASSERT_TRUE(f.wait_for_posts(5, std::chrono::seconds(20)));
+}
+
+}  // namespace
+}  // namespace sotong::test_support

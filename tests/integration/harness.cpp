@@ -1,0 +1,326 @@
+#include "harness.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "daemon/config.hpp"
+
+extern char** environ;
+
+namespace sotong::test_support {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http_ns = beast::http;
+namespace json = boost::json;
+
+boost::json::value HttpResult::json() const {
+  boost::system::error_code ec;
+  auto v = json::parse(body, ec);
+  return ec ? json::value() : v;
+}
+
+HttpResult http(const std::string& method, uint16_t port, const std::string& target,
+                const std::string& body, const std::map<std::string, std::string>& headers) {
+  HttpResult out;
+  try {
+    asio::io_context ioc;
+    beast::tcp_stream stream(ioc);
+    stream.expires_after(std::chrono::seconds(10));
+    stream.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    http_ns::request<http_ns::string_body> req;
+    req.method_string(method);
+    req.target(target);
+    req.version(11);
+    req.set(http_ns::field::host, "127.0.0.1");
+    bool has_ct = false;
+    for (const auto& [k, v] : headers) {
+      req.set(k, v);
+      if (k == "Content-Type") has_ct = true;
+    }
+    if (!body.empty() && !has_ct) req.set(http_ns::field::content_type, "application/json");
+    req.body() = body;
+    req.prepare_payload();
+    http_ns::write(stream, req);
+    beast::flat_buffer buf;
+    http_ns::response_parser<http_ns::string_body> parser;
+    parser.body_limit(64 * 1024 * 1024);
+    http_ns::read(stream, buf, parser);
+    auto res = parser.release();
+    out.status = static_cast<int>(res.result_int());
+    out.body = res.body();
+    for (const auto& f : res) {
+      std::string n(f.name_string());
+      for (auto& c : n) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      out.headers[n] = std::string(f.value());
+    }
+    beast::error_code ec;
+    stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  } catch (const std::exception&) {
+    out.status = 0;
+  }
+  return out;
+}
+
+Process::Process(std::vector<std::string> argv, const std::filesystem::path& log) {
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  if (posix_spawn(&pid_, args[0], &fa, nullptr, args.data(), environ) != 0) pid_ = -1;
+  posix_spawn_file_actions_destroy(&fa);
+}
+
+Process::~Process() {
+  if (running()) {
+    ::kill(pid_, SIGKILL);
+    wait(std::chrono::seconds(5));
+  }
+}
+
+bool Process::running() {
+  if (pid_ <= 0 || status_ != -1) return false;
+  int st = 0;
+  pid_t r = ::waitpid(pid_, &st, WNOHANG);
+  if (r == pid_) {
+    status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return false;
+  }
+  return true;
+}
+
+void Process::signal(int sig) {
+  if (running()) ::kill(pid_, sig);
+}
+
+int Process::wait(std::chrono::milliseconds timeout) {
+  wait_until([&] { return !running(); }, timeout, std::chrono::milliseconds(10));
+  return running() ? -1 : status_;
+}
+
+bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout,
+                std::chrono::milliseconds step) {
+  auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(step);
+  }
+  return pred();
+}
+
+namespace {
+
+constexpr const char* kSandboxToken = "integration-token";
+
+uint16_t read_port_file(const std::filesystem::path& p, std::chrono::milliseconds timeout) {
+  uint16_t port = 0;
+  wait_until(
+      [&] {
+        std::ifstream in(p);
+        int v = 0;
+        if (in >> v && v > 0 && v < 65536) {
+          port = static_cast<uint16_t>(v);
+          return true;
+        }
+        return false;
+      },
+      timeout);
+  return port;
+}
+
+}  // namespace
+
+const std::map<std::string, std::string>& Fixture::department_tokens() {
+  static const std::map<std::string, std::string> kTokens{
+      {"safety", "tok-safety"},       {"transport", "tok-transport"}, {"roads", "tok-roads"},
+      {"environment", "tok-env"},     {"housing", "tok-housing"},     {"welfare", "tok-welfare"},
+      {"civil-affairs", "tok-civil"},
+  };
+  return kTokens;
+}
+
+Fixture::Fixture() = default;
+
+Fixture::~Fixture() {
+  if (daemon_ && daemon_->running()) {
+    daemon_->signal(SIGTERM);
+    daemon_->wait(std::chrono::seconds(10));
+  }
+  daemon_.reset();
+  sandbox_.reset();
+}
+
+void Fixture::start_sandbox(const std::vector<std::string>& extra_args) {
+  std::vector<std::string> argv{SANDBOX_PATH, "--listen", "127.0.0.1", "--port", "0",
+                                "--token", kSandboxToken, "--port-file",
+                                (dir() / "sandbox.port").string()};
+  for (const auto& a : extra_args) argv.push_back(a);
+  sandbox_ = std::make_unique<Process>(argv, dir() / "sandbox.log");
+  sandbox_port_ = read_port_file(dir() / "sandbox.port", std::chrono::seconds(10));
+  if (sandbox_port_ == 0) throw std::runtime_error("sotong-sandbox did not start");
+}
+
+HttpResult Fixture::control(const std::string& method, const std::string& target,
+                            const std::string& body) {
+  return http(method, sandbox_port_, target, body);
+}
+
+std::string Fixture::mention(const std::string& author, const std::string& text,
+                             const std::string& visibility, const std::string& language,
+                             const std::string& extra_json) {
+  json::object o;
+  o["author"] = author;
+  o["text"] = text;
+  o["visibility"] = visibility;
+  if (!language.empty()) o["language"] = language;
+  if (!extra_json.empty()) {
+    auto extra = json::parse(extra_json).as_object();
+    for (auto& kv : extra) o[kv.key()] = kv.value();
+  }
+  auto r = control("POST", "/_sandbox/mentions", json::serialize(o));
+  if (r.status != 200) throw std::runtime_error("mention injection failed: " + r.body);
+  return std::string(r.json().as_object().at("id").as_string());
+}
+
+std::vector<json::object> Fixture::posts() {
+  auto r = control("GET", "/_sandbox/posts");
+  std::vector<json::object> out;
+  auto v = r.json();
+  if (v.is_array())
+    for (auto& p : v.as_array()) out.push_back(p.as_object());
+  return out;
+}
+
+void Fixture::fault(const std::string& kind, int count, const std::string& path_prefix) {
+  json::object o;
+  o["kind"] = kind;
+  o["count"] = count;
+  if (!path_prefix.empty()) o["path_prefix"] = path_prefix;
+  auto r = control("POST", "/_sandbox/faults", json::serialize(o));
+  if (r.status != 200) throw std::runtime_error("fault injection failed: " + r.body);
+}
+
+void Fixture::write_config(const DaemonSettings& s) {
+  std::ofstream(dir() / "mastodon.token") << kSandboxToken << "\n";
+  std::ostringstream y;
+  y << "ticket_prefix: SP\n"
+    << "store: " << (dir() / "sotong.db").string() << "\n"
+    << "rules_dir: " << SOTONG_SOURCE_DIR << "/rules\n"
+    << "templates_dir: " << SOTONG_SOURCE_DIR << "/templates\n"
+    << "log_level: debug\n"
+    << "hook:\n  listen: 127.0.0.1\n  port: 0\n  max_body_bytes: 4096\n"
+    << "sender:\n  initial_backoff_ms: 100\n  max_backoff_ms: 2000\n"
+    << "accounts:\n"
+    << "  - name: songpa\n    platform: mastodon\n"
+    << "    base_url: http://127.0.0.1:" << sandbox_port_ << "\n"
+    << "    token_file: mastodon.token\n"
+    << "    streaming: " << (s.streaming ? "true" : "false") << "\n"
+    << "    poll_interval_seconds: " << s.poll_interval_seconds << "\n"
+    << "    request_timeout_seconds: " << s.request_timeout_seconds << "\n"
+    << "departments:\n";
+  for (const auto& [id, tok] : department_tokens())
+    y << "  " << id << ":\n    token_sha256: " << sha256_hex(tok) << "\n";
+  y << s.extra_yaml;
+  std::ofstream(dir() / "sotong.yaml") << y.str();
+}
+
+void Fixture::start_daemon() {
+  std::filesystem::remove(dir() / "hook.port");
+  ++daemon_starts_;
+  daemon_ = std::make_unique<Process>(
+      std::vector<std::string>{SOTONGD_PATH, "--config", (dir() / "sotong.yaml").string(),
+                               "--hook-port-file", (dir() / "hook.port").string()},
+      dir() / "sotongd.log");
+  hook_port_ = read_port_file(dir() / "hook.port", std::chrono::seconds(10));
+  if (hook_port_ == 0) {
+    dump_logs();
+    throw std::runtime_error("sotongd did not start");
+  }
+  // Ready: the connector has verified the account and finished its first poll.
+  bool ready = wait_until([&] { return http("GET", hook_port_, "/healthz").status == 200; },
+                          std::chrono::seconds(15));
+  if (!ready) {
+    dump_logs();
+    throw std::runtime_error("sotongd did not become ready");
+  }
+}
+
+int Fixture::stop_daemon(int sig) {
+  if (!daemon_) return -1;
+  daemon_->signal(sig);
+  return daemon_->wait(std::chrono::seconds(40));
+}
+
+void Fixture::kill_daemon() {
+  if (!daemon_) return;
+  daemon_->signal(SIGKILL);
+  daemon_->wait(std::chrono::seconds(10));
+}
+
+HttpResult Fixture::hook(const std::string& method, const std::string& target,
+                         const std::string& token, const std::string& body) {
+  std::map<std::string, std::string> h;
+  if (!token.empty()) h["Authorization"] = "Bearer " + token;
+  return http(method, hook_port_, target, body, h);
+}
+
+std::string Fixture::ticket_for_mention(const std::string& mention_id) {
+  for (const auto& [dept, tok] : department_tokens()) {
+    auto r = hook("GET", "/v1/tickets?status=any&limit=200", tok);
+    auto v = r.json();
+    if (!v.is_object()) continue;
+    for (const auto& t : v.as_object().at("tickets").as_array())
+      if (t.as_object().at("mention_id").as_string() == mention_id)
+        return std::string(t.as_object().at("ticket").as_string());
+  }
+  return {};
+}
+
+std::vector<json::object> Fixture::replies_to(const std::string& status_id) {
+  std::vector<json::object> out;
+  for (auto& p : posts()) {
+    const auto& r = p.at("in_reply_to_id");
+    if (r.is_string() && r.as_string() == status_id) out.push_back(p);
+  }
+  return out;
+}
+
+bool Fixture::wait_for_posts(std::size_t n, std::chrono::milliseconds timeout) {
+  return wait_until([&] { return posts().size() >= n; }, timeout, std::chrono::milliseconds(50));
+}
+
+std::string Fixture::read_log(const std::string& name) const {
+  std::ifstream in(dir() / name);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void Fixture::dump_logs() const {
+  for (const char* name : {"sotongd.log", "sandbox.log"}) {
+    std::string log = read_log(name);
+    if (log.size() > 20000) log = "...\n" + log.substr(log.size() - 20000);
+    std::cerr << "---- " << name << " ----\n" << log << "\n";
+  }
+}
+
+}  // namespace sotong::test_support

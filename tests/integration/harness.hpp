@@ -1,0 +1,110 @@
+// The integration harness: starts the real sotong-sandbox and sotongd as child processes on
+// loopback, talks to them over real sockets (a small blocking HTTP client), and offers the
+// waits the tests need. Each Fixture owns a temporary folder with the config, the store and
+// both processes' logs; the logs are printed when a test fails.
+#pragma once
+
+#include <signal.h>
+#include <sys/types.h>
+
+#include <boost/json/value.hpp>
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "../unit/temp_dir.hpp"
+
+namespace sotong::test_support {
+
+struct HttpResult {
+  int status = 0;  // 0 when the request failed at the socket level
+  std::string body;
+  std::map<std::string, std::string> headers;  // lower-case names
+  boost::json::value json() const;
+};
+
+// One blocking request on a fresh connection, with a 10 s deadline.
+HttpResult http(const std::string& method, uint16_t port, const std::string& target,
+                const std::string& body = "", const std::map<std::string, std::string>& headers = {});
+
+// A child process; killed (SIGKILL) if still running when destroyed.
+class Process {
+ public:
+  Process(std::vector<std::string> argv, const std::filesystem::path& log);
+  ~Process();
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+  pid_t pid() const { return pid_; }
+  bool running();
+  void signal(int sig);
+  // Waits for exit; returns the exit code, 128+signal, or -1 on timeout.
+  int wait(std::chrono::milliseconds timeout);
+
+ private:
+  pid_t pid_ = -1;
+  int status_ = -1;
+};
+
+bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout,
+                std::chrono::milliseconds step = std::chrono::milliseconds(25));
+
+struct DaemonSettings {
+  bool streaming = true;
+  int poll_interval_seconds = 1;
+  int request_timeout_seconds = 2;
+  std::string extra_yaml;  // appended to the config
+};
+
+class Fixture {
+ public:
+  Fixture();
+  ~Fixture();
+
+  // Sandbox.
+  void start_sandbox(const std::vector<std::string>& extra_args = {});
+  uint16_t sandbox_port() const { return sandbox_port_; }
+  // A citizen mentions the handle; returns the new status id.
+  std::string mention(const std::string& author, const std::string& text,
+                      const std::string& visibility = "public", const std::string& language = "ko",
+                      const std::string& extra_json = "");
+  std::vector<boost::json::object> posts();
+  void fault(const std::string& kind, int count, const std::string& path_prefix = "");
+  HttpResult control(const std::string& method, const std::string& target,
+                     const std::string& body = "");
+
+  // Daemon.
+  void write_config(const DaemonSettings& s = {});
+  void start_daemon();
+  int stop_daemon(int sig = SIGTERM);  // and wait; the exit code
+  void kill_daemon();                   // SIGKILL and wait
+  bool daemon_running() { return daemon_ && daemon_->running(); }
+  uint16_t hook_port() const { return hook_port_; }
+  HttpResult hook(const std::string& method, const std::string& target, const std::string& token,
+                  const std::string& body = "");
+  // The ticket opened for a mention id, found through the hook with an admin-like sweep over
+  // every department's token; "" if none.
+  std::string ticket_for_mention(const std::string& mention_id);
+  // Posts whose in_reply_to_id is `status_id`.
+  std::vector<boost::json::object> replies_to(const std::string& status_id);
+  bool wait_for_posts(std::size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
+  const std::filesystem::path& dir() const { return tmp_.path(); }
+  std::string read_log(const std::string& name) const;
+  void dump_logs() const;
+
+  // The departments' tokens (plain), as the config holds their SHA-256.
+  static const std::map<std::string, std::string>& department_tokens();
+
+ private:
+  TempDir tmp_;
+  std::unique_ptr<Process> sandbox_;
+  std::unique_ptr<Process> daemon_;
+  uint16_t sandbox_port_ = 0;
+  uint16_t hook_port_ = 0;
+  int daemon_starts_ = 0;
+};
+
+}  // namespace sotong::test_support

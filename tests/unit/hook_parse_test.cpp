@@ -1,0 +1,90 @@
+#include "daemon/hook_parse.hpp"
+
+#include <gtest/gtest.h>
+
+namespace sotong::hook {
+namespace {
+
+TEST(HookRoute, KnownRoutes) {
+  EXPECT_EQ(match_route("GET", "/healthz").kind, Route::Kind::kHealth);
+  auto r = match_route("POST", "/v1/tickets/SP-2026-000123/close");
+  EXPECT_EQ(r.kind, Route::Kind::kCloseTicket);
+  EXPECT_EQ(r.ticket, "SP-2026-000123");
+  EXPECT_EQ(match_route("GET", "/v1/tickets/SP-2026-000123").kind, Route::Kind::kGetTicket);
+  auto l = match_route("GET", "/v1/tickets?status=open&department=roads");
+  EXPECT_EQ(l.kind, Route::Kind::kListTickets);
+  EXPECT_EQ(l.query.at("status"), "open");
+}
+
+TEST(HookRoute, WrongMethodAndUnknownPaths) {
+  EXPECT_EQ(match_route("GET", "/v1/tickets/SP-2026-000123/close").kind, Route::Kind::kBadMethod);
+  EXPECT_EQ(match_route("GET", "/v1/tickets/../../etc/passwd").kind, Route::Kind::kNotFound);
+  EXPECT_EQ(match_route("GET", "/v1/tickets/sp-2026-1").kind, Route::Kind::kNotFound);
+  EXPECT_EQ(match_route("GET", "not a target").kind, Route::Kind::kNotFound);
+  EXPECT_EQ(match_route("GET", "").kind, Route::Kind::kNotFound);
+}
+
+TEST(HookAuth, BearerTokenParsing) {
+  EXPECT_EQ(*bearer_token("Bearer abc"), "abc");
+  EXPECT_EQ(*bearer_token("bearer  abc "), "abc");
+  EXPECT_FALSE(bearer_token("Basic abc").has_value());
+  EXPECT_FALSE(bearer_token("Bearer ").has_value());
+  EXPECT_FALSE(bearer_token("").has_value());
+}
+
+TEST(HookAuth, TokenMapsToItsDepartmentByHash) {
+  Config c;
+  c.departments["roads"] = {"roads", {}, sha256_hex("secret-roads")};
+  c.departments["welfare"] = {"welfare", {}, sha256_hex("secret-welfare")};
+  EXPECT_EQ(*department_for_token(c, "secret-roads"), "roads");
+  EXPECT_EQ(*department_for_token(c, "secret-welfare"), "welfare");
+  EXPECT_FALSE(department_for_token(c, "secret-road").has_value());
+  EXPECT_FALSE(department_for_token(c, sha256_hex("secret-roads")).has_value());
+}
+
+TEST(HookBody, CloseBodyNeedsANonEmptyResolution) {
+  EXPECT_EQ(*parse_close_body(R"({"resolution":"  보수 완료  "})"), "보수 완료");
+  EXPECT_FALSE(parse_close_body(R"({"resolution":"   "})").ok());
+  EXPECT_FALSE(parse_close_body(R"({"resolution":1})").ok());
+  EXPECT_FALSE(parse_close_body(R"({})").ok());
+  EXPECT_FALSE(parse_close_body(R"([])").ok());
+  EXPECT_FALSE(parse_close_body("{").ok());
+  EXPECT_FALSE(parse_close_body(R"({"resolution":"x","extra":1})").ok());
+  EXPECT_FALSE(parse_close_body(R"({"resolution":")" + std::string(5000, 'a') + "\"}").ok());
+}
+
+TEST(HookBody, DeepNestingIsRejectedNotRecursed) {
+  std::string deep(10000, '[');
+  EXPECT_FALSE(parse_close_body(deep).ok());
+}
+
+TEST(HookBody, InvalidUtf8InResolutionIsSanitised) {
+  auto r = parse_close_body("{\"resolution\":\"ok\\u0000done\"}");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(*r, "okdone");
+}
+
+TEST(HookQuery, ListQueryIsCheckedAndScopedToTheCaller) {
+  auto f = parse_list_query({{"status", "open"}, {"limit", "10"}, {"after", "42"}}, "roads");
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->status, "open");
+  EXPECT_EQ(f->department, "roads");
+  EXPECT_EQ(f->limit, 10);
+  EXPECT_EQ(f->after_id, 42);
+  EXPECT_FALSE(parse_list_query({{"department", "welfare"}}, "roads").ok());
+  EXPECT_FALSE(parse_list_query({{"limit", "0"}}, "roads").ok());
+  EXPECT_FALSE(parse_list_query({{"limit", "10x"}}, "roads").ok());
+  EXPECT_FALSE(parse_list_query({{"after", "-1"}}, "roads").ok());
+  EXPECT_FALSE(parse_list_query({{"sort", "x"}}, "roads").ok());
+}
+
+TEST(HookTicketNumber, Shape) {
+  EXPECT_TRUE(valid_ticket_number("SP-2026-000123"));
+  EXPECT_TRUE(valid_ticket_number("SEOUL-2026-1234567"));
+  EXPECT_FALSE(valid_ticket_number("SP-26-000123"));
+  EXPECT_FALSE(valid_ticket_number("SP-2026-"));
+  EXPECT_FALSE(valid_ticket_number("-2026-000123"));
+}
+
+}  // namespace
+}  // namespace sotong::hook

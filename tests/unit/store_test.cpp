@@ -1,0 +1,210 @@
+#include "daemon/store.hpp"
+
+#include <gtest/gtest.h>
+
+#include <regex>
+
+#include "temp_dir.hpp"
+
+namespace sotong {
+namespace {
+
+using test_support::TempDir;
+
+Mention sample(const std::string& id, const std::string& cursor = "") {
+  Mention m;
+  m.platform = "mastodon";
+  m.account = "songpa";
+  m.id = id;
+  m.cursor = cursor;
+  m.author = "citizen";
+  m.author_acct = "citizen@example.org";
+  m.text = "육교에 구멍이 났어요";
+  m.language = "ko";
+  m.visibility = Visibility::kPublic;
+  return m;
+}
+
+Decision roads(Priority p = Priority::kNormal) {
+  Decision d;
+  d.department = "roads";
+  d.category = "footbridge";
+  d.priority = p;
+  d.rule = "footbridge";
+  return d;
+}
+
+DraftFn ack() {
+  return [](const TicketRow& t) -> Result<ReplyDraft> {
+    return ReplyDraft{"@" + t.author_acct + " 접수번호 " + t.number, "ko"};
+  };
+}
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = Store::open(dir.path() / "s.db", "SP");
+    ASSERT_TRUE(s.ok()) << s.error();
+    store = std::move(*s);
+  }
+  TempDir dir;
+  std::unique_ptr<Store> store;
+};
+
+TEST_F(StoreTest, IngestOpensTicketQueuesAckAndMovesCursorTogether) {
+  auto r = store->ingest(sample("100", "5"), roads(), ack(), 1'700'000'000'000);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->kind, IngestOutcome::Kind::kCreated);
+  EXPECT_TRUE(std::regex_match(r->ticket_number, std::regex("SP-[0-9]{4}-000001")));
+  auto due = store->due_outbox("songpa", 1'700'000'000'000, 10);
+  ASSERT_TRUE(due.ok());
+  ASSERT_EQ(due->size(), 1u);
+  EXPECT_EQ((*due)[0].in_reply_to_id, "100");
+  EXPECT_EQ((*due)[0].text, "@citizen@example.org 접수번호 " + r->ticket_number);
+  EXPECT_EQ(**store->cursor("mastodon", "songpa"), "5");
+  auto ev = store->events(r->ticket_number);
+  ASSERT_TRUE(ev.ok());
+  EXPECT_EQ(ev->size(), 2u);
+}
+
+TEST_F(StoreTest, MentionSeenTwiceOpensOneTicket) {
+  ASSERT_TRUE(store->ingest(sample("100"), roads(), ack(), 1).ok());
+  auto again = store->ingest(sample("100"), roads(), ack(), 2);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->kind, IngestOutcome::Kind::kDuplicate);
+  EXPECT_EQ(store->due_outbox("songpa", 10, 10)->size(), 1u);
+  EXPECT_EQ(store->counts()->tickets_open, 1);
+}
+
+TEST_F(StoreTest, FailedAckRenderingRollsBackEverything) {
+  DraftFn broken = [](const TicketRow&) -> Result<ReplyDraft> { return Error{"template broke"}; };
+  auto r = store->ingest(sample("100", "9"), roads(), broken, 1);
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(store->counts()->tickets_open, 0);
+  EXPECT_EQ(store->counts()->mentions_seen, 0);
+  EXPECT_FALSE(store->cursor("mastodon", "songpa")->has_value());
+  // The ticket number was not used up either.
+  auto ok = store->ingest(sample("100"), roads(), ack(), 1);
+  EXPECT_EQ(ok->ticket_number.substr(ok->ticket_number.size() - 6), "000001");
+}
+
+TEST_F(StoreTest, IgnoredMentionIsRememberedWithoutATicket) {
+  Decision d;
+  d.action = Decision::Action::kIgnore;
+  d.ignore_reason = "bot";
+  auto r = store->ingest(sample("7", "7"), d, ack(), 1);
+  EXPECT_EQ(r->kind, IngestOutcome::Kind::kIgnored);
+  EXPECT_EQ(store->counts()->tickets_open, 0);
+  EXPECT_EQ(store->ingest(sample("7"), roads(), ack(), 2)->kind, IngestOutcome::Kind::kDuplicate);
+}
+
+TEST_F(StoreTest, CursorOnlyMovesForward) {
+  ASSERT_TRUE(store->set_cursor("mastodon", "songpa", "100", 1).ok());
+  ASSERT_TRUE(store->set_cursor("mastodon", "songpa", "99", 1).ok());
+  EXPECT_EQ(**store->cursor("mastodon", "songpa"), "100");
+  ASSERT_TRUE(store->set_cursor("mastodon", "songpa", "1000", 1).ok());
+  EXPECT_EQ(**store->cursor("mastodon", "songpa"), "1000");
+}
+
+TEST_F(StoreTest, UrgentRepliesAreDueFirst) {
+  store->ingest(sample("1"), roads(Priority::kLow), ack(), 1).value();
+  store->ingest(sample("2"), roads(Priority::kUrgent), ack(), 2).value();
+  store->ingest(sample("3"), roads(Priority::kNormal), ack(), 3).value();
+  auto due = store->due_outbox("songpa", 10, 10);
+  ASSERT_EQ(due->size(), 3u);
+  EXPECT_EQ((*due)[0].in_reply_to_id, "2");
+  EXPECT_EQ((*due)[1].in_reply_to_id, "3");
+  EXPECT_EQ((*due)[2].in_reply_to_id, "1");
+}
+
+TEST_F(StoreTest, RetryDelaysAndSentRemovesFromDue) {
+  store->ingest(sample("1"), roads(), ack(), 1).value();
+  auto row = (*store->due_outbox("songpa", 1, 1))[0];
+  ASSERT_TRUE(store->mark_retry(row.id, 5000, "HTTP 503").ok());
+  EXPECT_TRUE(store->due_outbox("songpa", 4999, 10)->empty());
+  EXPECT_EQ(**store->next_due("songpa"), 5000);
+  ASSERT_EQ(store->due_outbox("songpa", 5000, 10)->size(), 1u);
+  ASSERT_TRUE(store->mark_sent(row.id, "post-1", 6000).ok());
+  EXPECT_TRUE(store->due_outbox("songpa", 9999, 10)->empty());
+  auto rows = store->outbox_for_ticket(row.ticket_number);
+  EXPECT_EQ((*rows)[0].state, "sent");
+  EXPECT_EQ((*rows)[0].platform_post_id, "post-1");
+  EXPECT_EQ((*rows)[0].attempts, 2);
+}
+
+TEST_F(StoreTest, CloseQueuesFollowUpInTheSameThreadOnce) {
+  auto t = store->ingest(sample("100"), roads(), ack(), 1)->ticket_number;
+  DraftFn follow = [](const TicketRow& row) -> Result<ReplyDraft> {
+    return ReplyDraft{"done: " + row.resolution, "ko"};
+  };
+  auto c = store->close_ticket(t, "roads", "보수 완료", "department:roads", follow, 2);
+  ASSERT_TRUE(c.ok()) << c.error();
+  EXPECT_EQ(c->kind, CloseOutcome::Kind::kClosed);
+  auto rows = store->outbox_for_ticket(t);
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ((*rows)[1].kind, "followup");
+  EXPECT_EQ((*rows)[1].in_reply_to_id, "100");
+  EXPECT_EQ((*rows)[1].text, "done: 보수 완료");
+  EXPECT_EQ(store->close_ticket(t, "roads", "x", "a", follow, 3)->kind,
+            CloseOutcome::Kind::kAlreadyClosed);
+  EXPECT_EQ(store->outbox_for_ticket(t)->size(), 2u);
+}
+
+TEST_F(StoreTest, AnotherDepartmentCannotClose) {
+  auto t = store->ingest(sample("100"), roads(), ack(), 1)->ticket_number;
+  auto c = store->close_ticket(t, "welfare", "x", "department:welfare", nullptr, 2);
+  EXPECT_EQ(c->kind, CloseOutcome::Kind::kForbidden);
+  EXPECT_EQ((*store->ticket(t))->status, "open");
+  EXPECT_EQ(store->close_ticket("SP-2026-424242", "roads", "x", "a", nullptr, 2)->kind,
+            CloseOutcome::Kind::kNotFound);
+}
+
+TEST_F(StoreTest, ListFiltersAndPaginates) {
+  for (int i = 0; i < 5; ++i) store->ingest(sample(std::to_string(i)), roads(), ack(), i).value();
+  TicketFilter f;
+  f.department = "roads";
+  f.limit = 2;
+  auto page1 = store->list_tickets(f);
+  ASSERT_EQ(page1->size(), 2u);
+  f.after_id = page1->back().id;
+  auto page2 = store->list_tickets(f);
+  ASSERT_EQ(page2->size(), 2u);
+  EXPECT_GT((*page2)[0].id, page1->back().id);
+  f.department = "welfare";
+  EXPECT_TRUE(store->list_tickets(f)->empty());
+}
+
+TEST_F(StoreTest, DataSurvivesReopen) {
+  auto t = store->ingest(sample("100", "100"), roads(), ack(), 1)->ticket_number;
+  store.reset();
+  auto s = Store::open(dir.path() / "s.db", "SP");
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ((*s)->schema_version().value(), Store::schema_version_latest());
+  EXPECT_TRUE((*(*s)->ticket(t)).has_value());
+  EXPECT_EQ(**(*s)->cursor("mastodon", "songpa"), "100");
+}
+
+TEST(StoreOpen, RefusesADamagedFile) {
+  TempDir dir;
+  auto p = dir.write("bad.db", std::string("SQLite format 3") + std::string(1, '\0') + std::string(5000, 'x'));
+  auto s = Store::open(p, "SP");
+  EXPECT_FALSE(s.ok());
+}
+
+TEST(StoreOpen, RefusesANewerSchema) {
+  TempDir dir;
+  {
+    auto s = Store::open(dir.path() / "n.db", "SP");
+    ASSERT_TRUE(s.ok());
+  }
+  sqlite3* db = nullptr;
+  sqlite3_open((dir.path() / "n.db").c_str(), &db);
+  sqlite3_exec(db, "PRAGMA user_version=999", nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  auto s = Store::open(dir.path() / "n.db", "SP");
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().find("newer"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sotong

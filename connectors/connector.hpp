@@ -34,16 +34,19 @@ class MentionSink {
   virtual ~MentionSink() = default;
   // Makes the mentions durable, in order, each with its cursor. Returns false if the store
   // failed: the connector then backs off and reads again from its stored cursor.
-  virtual boost::asio::awaitable<bool> deliver(std::vector<Mention> mentions) = 0;
-  virtual boost::asio::awaitable<bool> save_cursor(std::string platform, std::string account,
-                                                   std::string cursor) = 0;
+  // Arguments are references: callers co_await at once on named values (GCC 12 mishandles
+  // temporaries inside co_await expressions).
+  virtual boost::asio::awaitable<bool> deliver(const std::vector<Mention>& mentions) = 0;
+  virtual boost::asio::awaitable<bool> save_cursor(const std::string& platform,
+                                                   const std::string& account,
+                                                   const std::string& cursor) = 0;
   // ok=false if the store failed; cursor empty if the account has none yet.
   struct CursorLoad {
     bool ok = false;
     std::optional<std::string> cursor;
   };
-  virtual boost::asio::awaitable<CursorLoad> load_cursor(std::string platform,
-                                                         std::string account) = 0;
+  virtual boost::asio::awaitable<CursorLoad> load_cursor(const std::string& platform,
+                                                         const std::string& account) = 0;
 };
 
 class Connector {

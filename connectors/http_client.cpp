@@ -38,6 +38,11 @@ Result<Endpoint> parse_endpoint(const std::string& base_url) {
   return e;
 }
 
+bool set_sni(SSL* ssl, const std::string& host) {
+  return SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+                  const_cast<char*>(host.c_str())) == 1;
+}
+
 std::shared_ptr<asio::ssl::context> make_client_tls_context() {
   auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
   ctx->set_default_verify_paths();
@@ -68,7 +73,7 @@ void HttpClient::close() {
   conn_.reset();
 }
 
-asio::awaitable<Result<HttpResponse>> HttpClient::request(HttpRequest req) {
+asio::awaitable<Result<HttpResponse>> HttpClient::request(const HttpRequest& req) {
   // A kept-alive connection may have been closed by the server while idle: one fresh retry,
   // but only when the request could not have been received (write failed, or nothing read).
   bool reused = conn_ != nullptr;
@@ -95,7 +100,7 @@ asio::awaitable<Result<HttpResponse>> HttpClient::attempt(const HttpRequest& req
     co_await c->tcp().async_connect(results, tok);
     if (ec) co_return Error{"connect " + endpoint_.host + ":" + endpoint_.port + ": " + ec.message()};
     if (c->tls) {
-      if (!SSL_set_tlsext_host_name(c->tls->native_handle(), endpoint_.host.c_str()))
+      if (!set_sni(c->tls->native_handle(), endpoint_.host))
         co_return Error{"TLS: cannot set SNI for " + endpoint_.host};
       c->tls->set_verify_callback(asio::ssl::host_name_verification(endpoint_.host));
       co_await c->tls->async_handshake(asio::ssl::stream_base::client, tok);

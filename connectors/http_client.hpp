@@ -17,6 +17,9 @@
 
 #include "daemon/util/result.hpp"
 
+struct ssl_st;
+using SSL = ssl_st;
+
 namespace boost::asio::ssl {
 class context;
 }
@@ -47,6 +50,9 @@ struct Endpoint {
 };
 Result<Endpoint> parse_endpoint(const std::string& base_url);
 
+// Sets SNI on a client TLS connection (OpenSSL's macro for it needs an old-style cast).
+bool set_sni(SSL* ssl, const std::string& host);
+
 // One TLS context for the process: system trust store, TLS 1.2 or newer.
 std::shared_ptr<boost::asio::ssl::context> make_client_tls_context();
 
@@ -61,7 +67,8 @@ class HttpClient {
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
 
-  boost::asio::awaitable<Result<HttpResponse>> request(HttpRequest req);
+  // `req` must outlive the returned awaitable (co_await it at once, on a named request).
+  boost::asio::awaitable<Result<HttpResponse>> request(const HttpRequest& req);
   // Closes the connection; an outstanding request fails with operation_aborted.
   void close();
   const Endpoint& endpoint() const { return endpoint_; }

@@ -62,7 +62,8 @@ struct HookServer::Impl {
     if (route.kind == K::kNotFound) co_return error(404, "not found");
     if (route.kind == K::kBadMethod) co_return error(405, "method not allowed");
     if (route.kind == K::kHealth) {
-      auto counts = co_await store.run([](Store& s) { return s.counts(); });
+      auto job = [](Store& s) { return s.counts(); };
+      auto counts = co_await store.run(std::move(job));
       json::object o;
       bool ok = counts.ok() && ready();
       o["status"] = ok ? "ok" : "degraded";
@@ -82,7 +83,8 @@ struct HookServer::Impl {
     if (!dept) co_return error(401, "missing or invalid bearer token");
 
     if (route.kind == K::kGetTicket) {
-      auto t = co_await store.run([n = route.ticket](Store& s) { return s.ticket(n); });
+      auto job = [n = route.ticket](Store& s) { return s.ticket(n); };
+      auto t = co_await store.run(std::move(job));
       if (!t) co_return error(503, "store unavailable");
       if (!*t) co_return error(404, "no such ticket");
       if ((*t)->department != *dept) co_return error(403, "this ticket belongs to another department");
@@ -91,7 +93,8 @@ struct HookServer::Impl {
     if (route.kind == K::kListTickets) {
       auto f = hook::parse_list_query(route.query, *dept);
       if (!f) co_return error(400, f.error());
-      auto rows = co_await store.run([filter = *f](Store& s) { return s.list_tickets(filter); });
+      auto job = [filter = *f](Store& s) { return s.list_tickets(filter); };
+      auto rows = co_await store.run(std::move(job));
       if (!rows) co_return error(503, "store unavailable");
       json::array arr;
       for (const auto& t : *rows) arr.push_back(hook::ticket_json(t));
@@ -110,10 +113,11 @@ struct HookServer::Impl {
       return render_reply(*rt, "followup", t, pipeline.fit_for(t.account));
     };
     std::string actor = "department:" + *dept;
-    auto r = co_await store.run([n = route.ticket, d = *dept, res = *resolution, actor,
+    auto job = [n = route.ticket, d = *dept, res = *resolution, actor,
                                  followup](Store& s) {
       return s.close_ticket(n, d, res, actor, followup, now_ms());
-    });
+    };
+    auto r = co_await store.run(std::move(job));
     if (!r) {
       spdlog::error("ticket={} close failed: {}", route.ticket, r.error());
       co_return error(503, "store unavailable; nothing was changed");

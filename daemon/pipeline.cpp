@@ -77,15 +77,16 @@ Decision Pipeline::decide(const Runtime& rt, const Mention& m) const {
   return rt.rules.decide(m);
 }
 
-boost::asio::awaitable<bool> Pipeline::deliver(std::vector<Mention> mentions) {
+boost::asio::awaitable<bool> Pipeline::deliver(const std::vector<Mention>& mentions) {
   auto rt = runtime_;
   std::set<std::string> queued_accounts;
-  for (auto& m : mentions) {
+  for (const auto& m : mentions) {
     Decision d = decide(*rt, m);
     FitFn fit = fit_for(m.account);
     std::string key = d.template_key;
     DraftFn ack = [rt, key, fit](const TicketRow& t) { return render_reply(*rt, key, t, fit); };
-    auto r = co_await store_.run([m, d, ack](Store& s) { return s.ingest(m, d, ack, now_ms()); });
+    auto job = [m, d, ack](Store& s) { return s.ingest(m, d, ack, now_ms()); };
+    auto r = co_await store_.run(std::move(job));
     if (!r) {
       spdlog::error("account={} mention {}: store failed: {}", m.account, m.id, r.error());
       co_return false;
@@ -112,18 +113,21 @@ boost::asio::awaitable<bool> Pipeline::deliver(std::vector<Mention> mentions) {
   co_return true;
 }
 
-boost::asio::awaitable<bool> Pipeline::save_cursor(std::string platform, std::string account,
-                                                   std::string cursor) {
-  auto s = co_await store_.run([platform, account, cursor](Store& st) {
+boost::asio::awaitable<bool> Pipeline::save_cursor(const std::string& platform,
+                                                   const std::string& account,
+                                                   const std::string& cursor) {
+  auto job = [platform, account, cursor](Store& st) {
     return st.set_cursor(platform, account, cursor, now_ms());
-  });
+  };
+  auto s = co_await store_.run(std::move(job));
   if (!s) spdlog::error("account={} saving cursor failed: {}", account, s.error());
   co_return s.ok();
 }
 
-boost::asio::awaitable<MentionSink::CursorLoad> Pipeline::load_cursor(std::string platform,
-                                                                     std::string account) {
-  auto r = co_await store_.run([platform, account](Store& st) { return st.cursor(platform, account); });
+boost::asio::awaitable<MentionSink::CursorLoad> Pipeline::load_cursor(
+    const std::string& platform, const std::string& account) {
+  auto job = [platform, account](Store& st) { return st.cursor(platform, account); };
+  auto r = co_await store_.run(std::move(job));
   if (!r) {
     spdlog::error("account={} loading cursor failed: {}", account, r.error());
     co_return CursorLoad{};

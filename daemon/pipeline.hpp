@@ -44,11 +44,11 @@ class Pipeline : public MentionSink {
   void set_runtime(std::shared_ptr<const Runtime> rt) { runtime_ = std::move(rt); }
   FitFn fit_for(const std::string& account) const;
 
-  boost::asio::awaitable<bool> deliver(std::vector<Mention> mentions) override;
-  boost::asio::awaitable<bool> save_cursor(std::string platform, std::string account,
-                                           std::string cursor) override;
-  boost::asio::awaitable<CursorLoad> load_cursor(std::string platform,
-                                                 std::string account) override;
+  boost::asio::awaitable<bool> deliver(const std::vector<Mention>& mentions) override;
+  boost::asio::awaitable<bool> save_cursor(const std::string& platform, const std::string& account,
+                                           const std::string& cursor) override;
+  boost::asio::awaitable<CursorLoad> load_cursor(const std::string& platform,
+                                                 const std::string& account) override;
 
   void notify_queued(const std::string& account) {
     if (on_queued_) on_queued_(account);

@@ -57,15 +57,16 @@ asio::awaitable<void> Sender::run() {
   std::uniform_real_distribution<double> jitter(0.5, 1.5);
   const std::string account = connector_.account();
   while (!stopping_) {
-    auto due = co_await store_.run(
-        [account](Store& s) { return s.due_outbox(account, now_ms(), kBatch); });
+    auto read_due = [account](Store& s) { return s.due_outbox(account, now_ms(), kBatch); };
+    auto due = co_await store_.run(std::move(read_due));
     if (!due) {
       spdlog::error("account={} outbox read failed: {}", account, due.error());
       co_await wait(options_.initial_backoff * 10);
       continue;
     }
     if (due->empty()) {
-      auto next = co_await store_.run([account](Store& s) { return s.next_due(account); });
+      auto read_next = [account](Store& s) { return s.next_due(account); };
+      auto next = co_await store_.run(std::move(read_next));
       auto d = kIdleRecheck;
       if (next && *next) d = std::min(d, std::chrono::milliseconds(std::max<int64_t>(**next - now_ms(), 1)));
       co_await wait(d);
@@ -86,9 +87,10 @@ asio::awaitable<void> Sender::run() {
       auto out = co_await connector_.post(reply);
       int64_t now = now_ms();
       if (out.kind == PostOutcome::Kind::kPosted) {
-        auto s = co_await store_.run([id = row.id, pid = out.post_id](Store& st) {
+        auto record_sent = [id = row.id, pid = out.post_id](Store& st) {
           return st.mark_sent(id, pid, now_ms());
-        });
+        };
+        auto s = co_await store_.run(std::move(record_sent));
         if (!s) spdlog::error("ticket={} outbox={} posted as {} but not recorded: {}",
                               row.ticket_number, row.id, out.post_id, s.error());
         else spdlog::info("ticket={} {} posted account={} post={} latency_ms={}", row.ticket_number,
@@ -98,9 +100,10 @@ asio::awaitable<void> Sender::run() {
       if (out.kind == PostOutcome::Kind::kRejected) {
         spdlog::error("ticket={} {} rejected by the platform, not retried: {}", row.ticket_number,
                       row.kind, out.error);
-        auto s = co_await store_.run([id = row.id, e = out.error](Store& st) {
+        auto record_failed = [id = row.id, e = out.error](Store& st) {
           return st.mark_failed(id, e, now_ms());
-        });
+        };
+        auto s = co_await store_.run(std::move(record_failed));
         if (!s) spdlog::error("ticket={} outbox={} failure not recorded: {}", row.ticket_number, row.id, s.error());
         continue;
       }
@@ -109,9 +112,10 @@ asio::awaitable<void> Sender::run() {
       wait_for = std::max(wait_for, out.retry_after);
       spdlog::warn("ticket={} {} attempt {} failed: {}; retry in {} ms", row.ticket_number,
                    row.kind, row.attempts + 1, out.error, wait_for.count());
-      auto s = co_await store_.run([id = row.id, at = now + wait_for.count(), e = out.error](Store& st) {
+      auto record_retry = [id = row.id, at = now + wait_for.count(), e = out.error](Store& st) {
         return st.mark_retry(id, at, e);
-      });
+      };
+      auto s = co_await store_.run(std::move(record_retry));
       if (!s) spdlog::error("ticket={} outbox={} retry not recorded: {}", row.ticket_number, row.id, s.error());
       // The platform is unwell or limiting us: pause the whole account, not just this row.
       pause = std::max(out.retry_after, std::min(wait_for, options_.initial_backoff * 4));

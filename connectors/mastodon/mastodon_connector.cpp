@@ -207,7 +207,8 @@ void MastodonConnector::stop() {
 }
 
 asio::awaitable<bool> MastodonConnector::verify() {
-  auto r = co_await reader_->request(authed("GET", "/api/v1/accounts/verify_credentials"));
+  const auto verify_req = authed("GET", "/api/v1/accounts/verify_credentials");
+  auto r = co_await reader_->request(verify_req);
   if (!r) {
     spdlog::warn("account={} verify_credentials failed: {}", config_.name, r.error());
     co_return false;
@@ -225,7 +226,8 @@ asio::awaitable<bool> MastodonConnector::verify() {
   }
   self_id_ = str(v.get_object(), "id");
   self_acct_ = str(v.get_object(), "username");
-  auto inst = co_await reader_->request(authed("GET", "/api/v1/instance"));
+  const auto instance_req = authed("GET", "/api/v1/instance");
+  auto inst = co_await reader_->request(instance_req);
   if (inst && inst->status == 200) {
     auto iv = json::parse(inst->body, ec);
     if (!ec && iv.is_object()) {
@@ -253,7 +255,8 @@ asio::awaitable<bool> MastodonConnector::catch_up(MentionSink& sink) {
   for (; pages < kMaxPagesPerPoll && !stopping_; ++pages) {
     std::string target = "/api/v1/notifications?types%5B%5D=mention&limit=" + std::to_string(kPageLimit);
     if (!max_id.empty()) target += "&max_id=" + max_id;
-    auto r = co_await reader_->request(authed("GET", target));
+    const auto page_req = authed("GET", target);
+    auto r = co_await reader_->request(page_req);
     if (!r) {
       spdlog::warn("account={} poll failed: {}", config_.name, r.error());
       co_return false;
@@ -328,7 +331,7 @@ asio::awaitable<bool> MastodonConnector::catch_up(MentionSink& sink) {
       spdlog::debug("account={} notification {} skipped: {}", config_.name, str(n, "id"), why);
     }
   }
-  if (!mentions.empty() && !(co_await sink.deliver(std::move(mentions)))) co_return false;
+  if (!mentions.empty() && !(co_await sink.deliver(mentions))) co_return false;
   if (!newest.empty() && (!cursor || id_less(*cursor, newest)))
     if (!(co_await sink.save_cursor(platform_, config_.name, newest))) co_return false;
   co_return true;
@@ -356,7 +359,7 @@ asio::awaitable<void> MastodonConnector::stream_loop(MentionSink& sink) {
         tcp.expires_after(config_.request_timeout);
         co_await tcp.async_connect(results, tok);
         if (!ec) {
-          SSL_set_tlsext_host_name(ws.next_layer().native_handle(), endpoint_.host.c_str());
+          set_sni(ws.next_layer().native_handle(), endpoint_.host);
           ws.next_layer().set_verify_callback(asio::ssl::host_name_verification(endpoint_.host));
           co_await ws.next_layer().async_handshake(asio::ssl::stream_base::client, tok);
         }
@@ -413,7 +416,7 @@ asio::awaitable<void> MastodonConnector::stream_loop(MentionSink& sink) {
         m->cursor.clear();  // only a contiguous poll moves the cursor
         std::vector<Mention> one;
         one.push_back(std::move(*m));
-        co_await sink.deliver(std::move(one));  // on failure the next poll retries it
+        co_await sink.deliver(one);  // on failure the next poll retries it
       }
       if (stopping_) break;
       spdlog::warn("account={} streaming dropped: {}; reconnecting", config_.name, ec.message());
@@ -491,7 +494,7 @@ asio::awaitable<PostOutcome> MastodonConnector::post(const Reply& reply) {
   req.headers.emplace_back("Idempotency-Key", reply.idempotency_key);
   req.body = json::serialize(body);
   PostOutcome out;
-  auto r = co_await poster_->request(std::move(req));
+  auto r = co_await poster_->request(req);
   if (!r) {
     out.kind = PostOutcome::Kind::kRetry;
     out.error = r.error();

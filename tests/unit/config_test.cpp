@@ -43,7 +43,7 @@ TEST(Config, UnknownFieldNamesFileLineAndColumn) {
   d.write("token", "t");
   auto c = load_config(d.write("sotong.yaml", good("tiket_prefix: X\n")));
   ASSERT_FALSE(c.ok());
-  EXPECT_NE(c.error().find("sotong.yaml:13:1"), std::string::npos) << c.error();
+  EXPECT_NE(c.error().find("sotong.yaml:12:1"), std::string::npos) << c.error();
   EXPECT_NE(c.error().find("tiket_prefix"), std::string::npos);
 }
 

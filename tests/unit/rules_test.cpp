@@ -170,7 +170,13 @@ INSTANTIATE_TEST_SUITE_P(
                       Routed{"보증금을 돌려받지 못하고 있어요", "housing", "housing"},
                       Routed{"Who can help my landlord dispute?", "housing", "housing"},
                       Routed{"간병인 구하는 게 하늘의 별따기입니다", "welfare", "welfare"},
-                      Routed{"어르신 무료 급식은 어디서 하나요", "welfare", "welfare"}));
+                      Routed{"어르신 무료 급식은 어디서 하나요", "welfare", "welfare"}),
+    [](const ::testing::TestParamInfo<Routed>& p) {
+      std::string name = std::string(p.param.rule) + "_" + std::to_string(p.index);
+      for (auto& c : name)
+        if (c == '-') c = '_';
+      return name;
+    });
 
 // --- Hostile and odd mentions ---
 

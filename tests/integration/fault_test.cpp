@@ -46,7 +46,13 @@ TEST_P(PostFaults, ReplyIsPostedExactlyOnceDespiteFailingPosts) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EachKind, PostFaults,
-                         ::testing::Values("429", "500", "503", "reset", "malformed", "hang"));
+                         ::testing::Values("429", "500", "503", "reset", "malformed", "hang"),
+                         [](const ::testing::TestParamInfo<std::string>& p) {
+                           return p.param == "429" ? std::string("http429")
+                                  : p.param == "500" ? std::string("http500")
+                                  : p.param == "503" ? std::string("http503")
+                                                     : p.param;
+                         });
 
 TEST_F(Faults, FailingPollsAndStreamDropsLoseNoMention) {
   f.start_sandbox({"--rate-window-seconds", "1"});

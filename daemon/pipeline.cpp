@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "daemon/text/unicode.hpp"
 #include "daemon/util/clock.hpp"
 #include "daemon/util/log.hpp"
 
@@ -34,11 +35,11 @@ Result<ReplyDraft> render_reply(const Runtime& rt, const std::string& key, const
   ReplyDraft d;
   d.language = rt.templates.resolve_language(t.language);
   TemplateVars vars{
-      {"author", t.author},
+      {"author", text::neutralize(t.author)},
       {"ticket", t.number},
       {"department", rt.config.department_name(t.department, d.language)},
       {"category", t.category},
-      {"resolution", t.resolution},
+      {"resolution", text::neutralize(t.resolution)},
   };
   auto body = rt.templates.render(key, d.language, vars, t.number);
   if (!body) return Error{body.error()};

@@ -662,9 +662,17 @@ SandboxServer::Impl::Outcome SandboxServer::Impl::handle_api(const Request& req,
                                                              std::string_view raw_query) {
   state_.count_api_request();
   // Faults come before anything else so a failed request leaves no trace in the state.
-  if (auto fault = state_.take_fault(path)) {
+  auto fault = state_.take_fault(path);
+  if (fault == FaultKind::kLostAnswer) {
+    auto query = parse_params(raw_query);
+    if (query) route_api(req, path, *query);
+    return {Response{}, Outcome::Action::kReset};
+  }
+  if (fault) {
     RateDecision rate = state_.peek_rate();
     switch (*fault) {
+      case FaultKind::kLostAnswer:
+        break;  // handled above
       case FaultKind::kHang:
         return {Response{}, Outcome::Action::kHang};
       case FaultKind::kReset:
@@ -967,7 +975,7 @@ Response SandboxServer::Impl::post_fault(const Request& req) {
   auto kind = kind_name ? parse_fault_kind(*kind_name) : std::nullopt;
   if (!kind) {
     return error_response(req, http::status::bad_request,
-                          "kind: one of 429, 500, 503, hang, reset, malformed");
+                          "kind: one of 429, 500, 503, hang, reset, malformed, lost_answer");
   }
   auto count = int_field(*body, "count");
   auto prefix = string_field(*body, "path_prefix");

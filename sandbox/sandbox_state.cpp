@@ -167,6 +167,7 @@ std::optional<FaultKind> parse_fault_kind(std::string_view s) {
   if (s == "hang") return FaultKind::kHang;
   if (s == "reset") return FaultKind::kReset;
   if (s == "malformed") return FaultKind::kMalformed;
+  if (s == "lost_answer") return FaultKind::kLostAnswer;
   return std::nullopt;
 }
 

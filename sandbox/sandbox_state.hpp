@@ -127,7 +127,17 @@ struct RateDecision {
   int64_t reset_ms = 0;  // end of the current window
 };
 
-enum class FaultKind { kTooManyRequests, kInternalError, kUnavailable, kHang, kReset, kMalformed };
+// kLostAnswer does the work and then resets the connection: the client cannot tell whether
+// its request took effect (the case Idempotency-Key exists for).
+enum class FaultKind {
+  kTooManyRequests,
+  kInternalError,
+  kUnavailable,
+  kHang,
+  kReset,
+  kMalformed,
+  kLostAnswer
+};
 
 std::optional<FaultKind> parse_fault_kind(std::string_view s);
 // A decimal id as Mastodon sends them; nullopt for anything else (sign, overflow, empty).

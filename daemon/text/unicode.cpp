@@ -108,4 +108,18 @@ std::string_view grapheme_prefix(std::string_view s, std::size_t max_graphemes) 
   return s.substr(0, end);
 }
 
+std::string neutralize(std::string_view s) {
+  std::string in = nfc(s);
+  std::string out;
+  out.reserve(in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    if (c == '@') out += "\xEF\xBC\xA0";  // U+FF20 FULLWIDTH COMMERCIAL AT
+    else if (c == '#') out += "\xEF\xBC\x83";  // U+FF03 FULLWIDTH NUMBER SIGN
+    else if (c == ':' && in.compare(i, 3, "://") == 0) out += "\xEA\x9E\x89";  // U+A789 MODIFIER LETTER COLON
+    else out += c;
+  }
+  return out;
+}
+
 }  // namespace sotong::text

@@ -121,7 +121,7 @@ TEST_F(EndToEnd, ClosingTicketPostsFollowUpInTheCitizensThread) {
   auto ticket = f.ticket_for_mention(id);
   ASSERT_FALSE(ticket.empty());
   auto r = f.hook("POST", "/v1/tickets/" + ticket + "/close", Fixture::department_tokens().at("roads"),
-                  R"({"resolution":"용산구청 토목과에서 육교 보수를 완료했습니다."})");
+                  R"({"resolution":"용산구청 토목과에서 육교 보수를 완료했습니다. @contractor #done"})");
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(str(r.json().as_object(), "status"), "closed");
   ASSERT_TRUE(f.wait_for_posts(2));
@@ -130,6 +130,9 @@ TEST_F(EndToEnd, ClosingTicketPostsFollowUpInTheCitizensThread) {
   EXPECT_NE(str(replies[1], "text").find("육교 보수를 완료"), std::string::npos);
   EXPECT_NE(str(replies[1], "text").find(ticket), std::string::npos);
   EXPECT_EQ(str(replies[1], "text").rfind("@rea_citizen ", 0), 0u);
+  // The department's text cannot mention a third party or add a hashtag.
+  EXPECT_EQ(str(replies[1], "text").find("@contractor"), std::string::npos);
+  EXPECT_EQ(str(replies[1], "text").find("#done"), std::string::npos);
   // A second close changes nothing and posts nothing.
   auto again = f.hook("POST", "/v1/tickets/" + ticket + "/close",
                       Fixture::department_tokens().at("roads"), R"({"resolution":"again"})");

@@ -54,6 +54,24 @@ INSTANTIATE_TEST_SUITE_P(EachKind, PostFaults,
                                                      : p.param;
                          });
 
+TEST_F(Faults, PostAcceptedButAnswerLostIsNotPostedTwice) {
+  f.start_sandbox();
+  f.write_config();
+  f.start_daemon();
+  // The platform takes each post and the answer never arrives: the retry carries the same
+  // Idempotency-Key, so the platform returns the first status instead of a second one.
+  f.fault("lost_answer", 2, "/api/v1/statuses");
+  std::vector<std::string> ids{f.mention("lost1", "육교 난간이 흔들려요"),
+                               f.mention("lost2", "버스 정류장 지붕이 새요")};
+  ASSERT_TRUE(f.wait_for_posts(2, std::chrono::seconds(20)));
+  ASSERT_TRUE(wait_until([&] {
+    auto stats = f.control("GET", "/_sandbox/stats").json();
+    return stats.is_object() && stats.as_object().at("idempotent_replays").to_number<int>() >= 2;
+  }, std::chrono::seconds(10)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  expect_each_answered_once(ids);
+}
+
 TEST_F(Faults, FailingPollsAndStreamDropsLoseNoMention) {
   f.start_sandbox({"--rate-window-seconds", "1"});
   f.write_config();

@@ -40,6 +40,15 @@ TEST(Unicode, GraphemePrefixNeverSplitsACluster) {
   EXPECT_EQ(grapheme_prefix("abc", 10), "abc");
 }
 
+TEST(Unicode, NeutralizedTextCannotMentionTagOrLink) {
+  std::string out = neutralize("fixed by @contractor #urgent see https://evil.example");
+  EXPECT_EQ(out.find('@'), std::string::npos);
+  EXPECT_EQ(out.find('#'), std::string::npos);
+  EXPECT_EQ(out.find("://"), std::string::npos);
+  EXPECT_NE(out.find("contractor"), std::string::npos);
+  EXPECT_EQ(neutralize("보수 완료"), "보수 완료");
+}
+
 TEST(Html, StatusContentBecomesPlainText) {
   EXPECT_EQ(html_to_text("<p>@<span>songpaOK</span> 육교에 &lt;구멍&gt;이 &amp; 있어요<br />둘째 줄</p>"),
             "@songpaOK 육교에 <구멍>이 & 있어요\n둘째 줄");

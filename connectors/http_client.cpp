@@ -28,8 +28,10 @@ Result<Endpoint> parse_endpoint(const std::string& base_url) {
   auto u = boost::urls::parse_absolute_uri(base_url);
   if (!u) return Error{"invalid URL " + base_url};
   Endpoint e;
-  if (u->scheme() == "https") e.tls = true;
-  else if (u->scheme() != "http") return Error{"URL scheme must be http or https: " + base_url};
+  if (u->scheme() == "https")
+    e.tls = true;
+  else if (u->scheme() != "http")
+    return Error{"URL scheme must be http or https: " + base_url};
   e.host = std::string(u->host_address());
   if (e.host.empty()) return Error{"URL has no host: " + base_url};
   e.port = u->has_port() ? std::string(u->port()) : (e.tls ? "443" : "80");
@@ -91,14 +93,17 @@ asio::awaitable<Result<HttpResponse>> HttpClient::attempt(const HttpRequest& req
   auto tok = asio::redirect_error(use_awaitable, ec);
   if (!conn_) {
     auto c = std::make_unique<Conn>();
-    if (endpoint_.tls) c->tls.emplace(ex_, *tls_);
-    else c->plain.emplace(ex_);
+    if (endpoint_.tls)
+      c->tls.emplace(ex_, *tls_);
+    else
+      c->plain.emplace(ex_);
     asio::ip::tcp::resolver resolver(ex_);
     auto results = co_await resolver.async_resolve(endpoint_.host, endpoint_.port, tok);
     if (ec) co_return Error{"resolve " + endpoint_.host + ": " + ec.message()};
     c->tcp().expires_after(timeout_);
     co_await c->tcp().async_connect(results, tok);
-    if (ec) co_return Error{"connect " + endpoint_.host + ":" + endpoint_.port + ": " + ec.message()};
+    if (ec)
+      co_return Error{"connect " + endpoint_.host + ":" + endpoint_.port + ": " + ec.message()};
     if (c->tls) {
       if (!set_sni(c->tls->native_handle(), endpoint_.host))
         co_return Error{"TLS: cannot set SNI for " + endpoint_.host};
@@ -120,8 +125,10 @@ asio::awaitable<Result<HttpResponse>> HttpClient::attempt(const HttpRequest& req
   hreq.keep_alive(true);
 
   conn_->tcp().expires_after(timeout_);
-  if (conn_->tls) co_await http::async_write(*conn_->tls, hreq, tok);
-  else co_await http::async_write(*conn_->plain, hreq, tok);
+  if (conn_->tls)
+    co_await http::async_write(*conn_->tls, hreq, tok);
+  else
+    co_await http::async_write(*conn_->plain, hreq, tok);
   if (ec) {
     close();
     co_return Error{"stale:write to " + endpoint_.host + ": " + ec.message()};
@@ -129,8 +136,10 @@ asio::awaitable<Result<HttpResponse>> HttpClient::attempt(const HttpRequest& req
   http::response_parser<http::string_body> parser;
   parser.body_limit(kMaxResponseBytes);
   parser.header_limit(64 * 1024);
-  if (conn_->tls) co_await http::async_read(*conn_->tls, conn_->buffer, parser, tok);
-  else co_await http::async_read(*conn_->plain, conn_->buffer, parser, tok);
+  if (conn_->tls)
+    co_await http::async_read(*conn_->tls, conn_->buffer, parser, tok);
+  else
+    co_await http::async_read(*conn_->plain, conn_->buffer, parser, tok);
   if (ec) {
     bool nothing_read = !parser.got_some();
     std::string what = ec == beast::error::timeout ? "timed out" : ec.message();
@@ -138,7 +147,8 @@ asio::awaitable<Result<HttpResponse>> HttpClient::attempt(const HttpRequest& req
     // A reset before any byte of the answer on a reused connection is the idle-close race.
     bool stale = nothing_read && (ec == http::error::end_of_stream ||
                                   ec == asio::error::connection_reset || ec == asio::error::eof);
-    co_return Error{std::string(stale ? "stale:" : "") + "read from " + endpoint_.host + ": " + what};
+    co_return Error{std::string(stale ? "stale:" : "") + "read from " + endpoint_.host + ": " +
+                    what};
   }
   auto res = parser.release();
   HttpResponse out;

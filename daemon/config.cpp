@@ -55,13 +55,15 @@ Result<int64_t> integer(const Ctx& c, const YAML::Node& n, const std::string& fi
   if (!n.IsScalar() || !YAML::convert<int64_t>::decode(n, v))
     return c.err(n, field + " must be an integer");
   if (v < lo || v > hi)
-    return c.err(n, field + " must be between " + std::to_string(lo) + " and " + std::to_string(hi));
+    return c.err(n,
+                 field + " must be between " + std::to_string(lo) + " and " + std::to_string(hi));
   return v;
 }
 
 Result<bool> boolean(const Ctx& c, const YAML::Node& n, const std::string& field) {
   bool v = false;
-  if (!n.IsScalar() || !YAML::convert<bool>::decode(n, v)) return c.err(n, field + " must be true or false");
+  if (!n.IsScalar() || !YAML::convert<bool>::decode(n, v))
+    return c.err(n, field + " must be true or false");
   return v;
 }
 
@@ -78,8 +80,8 @@ Result<std::string> read_secret_file(const fs::path& p) {
 }
 
 Result<std::string> resolve_token(const Ctx& c, const YAML::Node& acc, const fs::path& base) {
-  int given = (acc["token_file"] ? 1 : 0) + (acc["token_env"] ? 1 : 0) +
-              (acc["token_credential"] ? 1 : 0);
+  int given =
+      (acc["token_file"] ? 1 : 0) + (acc["token_env"] ? 1 : 0) + (acc["token_credential"] ? 1 : 0);
   if (given != 1)
     return c.err(acc, "an account needs exactly one of token_file, token_env, token_credential");
   if (acc["token_file"]) {
@@ -107,11 +109,11 @@ Result<std::string> resolve_token(const Ctx& c, const YAML::Node& acc, const fs:
 }
 
 Result<AccountConfig> parse_account(const Ctx& c, const YAML::Node& n, const fs::path& base) {
-  if (auto s = check_keys(c, n,
-                          {"name", "platform", "base_url", "token_file", "token_env",
-                           "token_credential", "streaming", "poll_interval_seconds",
-                           "request_timeout_seconds"},
-                          "account");
+  if (auto s =
+          check_keys(c, n,
+                     {"name", "platform", "base_url", "token_file", "token_env", "token_credential",
+                      "streaming", "poll_interval_seconds", "request_timeout_seconds"},
+                     "account");
       !s)
     return Error{s.error()};
   AccountConfig a;
@@ -127,7 +129,8 @@ Result<AccountConfig> parse_account(const Ctx& c, const YAML::Node& n, const fs:
   auto url = scalar(c, n["base_url"], "base_url");
   if (!url) return Error{url.error()};
   if (url->rfind("https://", 0) != 0 && url->rfind("http://", 0) != 0)
-    return c.err(n["base_url"], "base_url must start with https:// (or http:// for a local sandbox)");
+    return c.err(n["base_url"],
+                 "base_url must start with https:// (or http:// for a local sandbox)");
   a.base_url = *url;
   while (!a.base_url.empty() && a.base_url.back() == '/') a.base_url.pop_back();
   if (n["streaming"]) {
@@ -160,11 +163,11 @@ bool is_hex64(const std::string& s) {
 
 Result<Config> parse(const Ctx& c, const YAML::Node& root, const fs::path& base) {
   Config cfg;
-  if (auto s = check_keys(c, root,
-                          {"ticket_prefix", "store", "rules_dir", "templates_dir",
-                           "fallback_language", "log_level", "hook", "sender", "accounts",
-                           "departments"},
-                          "the configuration");
+  if (auto s =
+          check_keys(c, root,
+                     {"ticket_prefix", "store", "rules_dir", "templates_dir", "fallback_language",
+                      "log_level", "hook", "sender", "accounts", "departments"},
+                     "the configuration");
       !s)
     return Error{s.error()};
   if (root["ticket_prefix"]) {
@@ -199,7 +202,8 @@ Result<Config> parse(const Ctx& c, const YAML::Node& root, const fs::path& base)
     auto v = scalar(c, root["log_level"], "log_level");
     if (!v) return Error{v.error()};
     static const std::set<std::string> kLevels{"trace", "debug", "info", "warn", "error"};
-    if (!kLevels.contains(*v)) return c.err(root["log_level"], "log_level must be one of trace, debug, info, warn, error");
+    if (!kLevels.contains(*v))
+      return c.err(root["log_level"], "log_level must be one of trace, debug, info, warn, error");
     cfg.log_level = *v;
   }
   if (const auto hook = root["hook"]) {
@@ -258,7 +262,8 @@ Result<Config> parse(const Ctx& c, const YAML::Node& root, const fs::path& base)
       if (n["name"].IsScalar()) {
         d.names["ko"] = n["name"].as<std::string>();
       } else if (n["name"].IsMap()) {
-        for (const auto& nm : n["name"]) d.names[nm.first.as<std::string>()] = nm.second.as<std::string>();
+        for (const auto& nm : n["name"])
+          d.names[nm.first.as<std::string>()] = nm.second.as<std::string>();
       } else {
         return c.err(n["name"], "name must be a string or a map of language to name");
       }
@@ -267,7 +272,8 @@ Result<Config> parse(const Ctx& c, const YAML::Node& root, const fs::path& base)
     auto t = scalar(c, n["token_sha256"], "token_sha256");
     if (!t) return Error{t.error()};
     if (!is_hex64(*t))
-      return c.err(n["token_sha256"], "token_sha256 must be 64 lower-case hex digits (sha256sum of the token)");
+      return c.err(n["token_sha256"],
+                   "token_sha256 must be 64 lower-case hex digits (sha256sum of the token)");
     d.token_sha256 = *t;
     cfg.departments.emplace(d.id, std::move(d));
   }

@@ -108,7 +108,8 @@ int run_daemon(const DaemonOptions& options, std::shared_ptr<const Runtime> runt
     };
   };
   for (std::size_t i = 0; i < connectors.size(); ++i) {
-    asio::co_spawn(ex, connectors[i]->run(pipeline), track("connector " + connectors[i]->account()));
+    asio::co_spawn(ex, connectors[i]->run(pipeline),
+                   track("connector " + connectors[i]->account()));
     asio::co_spawn(ex, senders[i]->run(), track("sender " + connectors[i]->account()));
   }
   asio::co_spawn(ex, hook.run(), track("hook"));

@@ -106,7 +106,8 @@ Result<TicketFilter> parse_list_query(const std::map<std::string, std::string>& 
   f.department = department;
   for (const auto& [k, v] : q) {
     if (k == "status") {
-      if (v != "open" && v != "closed" && v != "any") return Error{"status must be open, closed or any"};
+      if (v != "open" && v != "closed" && v != "any")
+        return Error{"status must be open, closed or any"};
       f.status = v == "any" ? "" : v;
     } else if (k == "department") {
       if (v != department) return Error{"a department may list only its own tickets"};
@@ -114,7 +115,8 @@ Result<TicketFilter> parse_list_query(const std::map<std::string, std::string>& 
       try {
         std::size_t used = 0;
         f.after_id = std::stoll(v, &used);
-        if (used != v.size() || f.after_id < 0) return Error{"after must be a cursor from a previous page"};
+        if (used != v.size() || f.after_id < 0)
+          return Error{"after must be a cursor from a previous page"};
       } catch (...) {
         return Error{"after must be a cursor from a previous page"};
       }

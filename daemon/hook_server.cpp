@@ -40,7 +40,9 @@ Response json_response(int status, std::string body) {
   return r;
 }
 
-Response error(int status, std::string_view msg) { return json_response(status, hook::error_json(msg)); }
+Response error(int status, std::string_view msg) {
+  return json_response(status, hook::error_json(msg));
+}
 
 }  // namespace
 
@@ -87,7 +89,8 @@ struct HookServer::Impl {
       auto t = co_await store.run(std::move(job));
       if (!t) co_return error(503, "store unavailable");
       if (!*t) co_return error(404, "no such ticket");
-      if ((*t)->department != *dept) co_return error(403, "this ticket belongs to another department");
+      if ((*t)->department != *dept)
+        co_return error(403, "this ticket belongs to another department");
       co_return json_response(200, json::serialize(hook::ticket_json(**t)));
     }
     if (route.kind == K::kListTickets) {
@@ -113,8 +116,7 @@ struct HookServer::Impl {
       return render_reply(*rt, "followup", t, pipeline.fit_for(t.account));
     };
     std::string actor = "department:" + *dept;
-    auto job = [n = route.ticket, d = *dept, res = *resolution, actor,
-                                 followup](Store& s) {
+    auto job = [n = route.ticket, d = *dept, res = *resolution, actor, followup](Store& s) {
       return s.close_ticket(n, d, res, actor, followup, now_ms());
     };
     auto r = co_await store.run(std::move(job));
@@ -123,12 +125,15 @@ struct HookServer::Impl {
       co_return error(503, "store unavailable; nothing was changed");
     }
     switch (r->kind) {
-      case CloseOutcome::Kind::kNotFound: co_return error(404, "no such ticket");
+      case CloseOutcome::Kind::kNotFound:
+        co_return error(404, "no such ticket");
       case CloseOutcome::Kind::kForbidden:
         spdlog::warn("ticket={} close refused: department {} does not own it", route.ticket, *dept);
         co_return error(403, "this ticket belongs to another department");
-      case CloseOutcome::Kind::kAlreadyClosed: co_return error(409, "ticket is already closed");
-      case CloseOutcome::Kind::kClosed: break;
+      case CloseOutcome::Kind::kAlreadyClosed:
+        co_return error(409, "ticket is already closed");
+      case CloseOutcome::Kind::kClosed:
+        break;
     }
     spdlog::info("ticket={} closed by {}; follow-up queued", r->ticket.number, actor);
     pipeline.notify_queued(r->ticket.account);
@@ -151,7 +156,7 @@ struct HookServer::Impl {
           ec == asio::error::operation_aborted || ec == asio::error::connection_reset)
         break;
       if (ec) {
-        Response r = ec == http::error::body_limit ? error(413, "request body too large")
+        Response r = ec == http::error::body_limit     ? error(413, "request body too large")
                      : ec == http::error::header_limit ? error(431, "request headers too large")
                                                        : error(400, "malformed request");
         r.keep_alive(false);
@@ -193,7 +198,9 @@ Result<uint16_t> HookServer::listen(const std::string& address, uint16_t port) {
   if (!ec) a.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) a.bind(ep, ec);
   if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return Error{"hook cannot listen on " + address + ":" + std::to_string(port) + ": " + ec.message()};
+  if (ec)
+    return Error{"hook cannot listen on " + address + ":" + std::to_string(port) + ": " +
+                 ec.message()};
   return a.local_endpoint().port();
 }
 

@@ -33,9 +33,12 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--config") opts.config_path = value("--config");
-    else if (a == "--hook-port-file") opts.hook_port_file = value("--hook-port-file");
-    else if (a == "--check-config") check = true;
+    if (a == "--config")
+      opts.config_path = value("--config");
+    else if (a == "--hook-port-file")
+      opts.hook_port_file = value("--hook-port-file");
+    else if (a == "--check-config")
+      check = true;
     else if (a == "--version") {
       std::printf("sotongd 0.1.0\n");
       return 0;
@@ -57,9 +60,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (check) {
-    std::printf("sotongd: %s is good: %zu account(s), %zu department(s), %zu rule(s), "
-                "languages:", opts.config_path.c_str(), (*rt)->config.accounts.size(),
-                (*rt)->config.departments.size(), (*rt)->rules.size());
+    std::printf(
+        "sotongd: %s is good: %zu account(s), %zu department(s), %zu rule(s), "
+        "languages:",
+        opts.config_path.c_str(), (*rt)->config.accounts.size(), (*rt)->config.departments.size(),
+        (*rt)->rules.size());
     for (const auto& l : (*rt)->templates.languages()) std::printf(" %s", l.c_str());
     std::printf("\n");
     return 0;

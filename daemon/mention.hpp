@@ -34,8 +34,8 @@ struct Mention {
   std::string text;             // plain text, our own handle removed
   std::string language;         // BCP 47 primary tag or empty
   Visibility visibility = Visibility::kPublic;
-  std::string in_reply_to_id;   // empty if it starts a thread
-  std::string thread_id;        // conversation id where the platform has one
+  std::string in_reply_to_id;  // empty if it starts a thread
+  std::string thread_id;       // conversation id where the platform has one
   int64_t created_at_ms = 0;
 };
 

@@ -17,8 +17,8 @@ Result<std::shared_ptr<const Runtime>> load_runtime(const std::filesystem::path&
   if (!templates) return Error{templates.error()};
   for (const auto& d : rules->departments())
     if (!cfg->departments.contains(d))
-      return Error{cfg->rules_dir.string() + ": rules route to department \"" + d +
-                   "\", which " + config_path.string() + " does not define"};
+      return Error{cfg->rules_dir.string() + ": rules route to department \"" + d + "\", which " +
+                   config_path.string() + " does not define"};
   for (const auto& k : rules->template_keys())
     if (!templates->has_key(k))
       return Error{cfg->rules_dir.string() + ": rules name template \"" + k + "\", which " +
@@ -94,9 +94,11 @@ boost::asio::awaitable<bool> Pipeline::deliver(const std::vector<Mention>& menti
     }
     switch (r->kind) {
       case IngestOutcome::Kind::kCreated:
-        spdlog::info("ticket={} opened account={} mention={} rule={} department={} priority={} "
-                     "visibility={}", r->ticket_number, m.account, m.id, d.rule, d.department,
-                     to_string(d.priority), to_string(m.visibility));
+        spdlog::info(
+            "ticket={} opened account={} mention={} rule={} department={} priority={} "
+            "visibility={}",
+            r->ticket_number, m.account, m.id, d.rule, d.department, to_string(d.priority),
+            to_string(m.visibility));
         if (m.visibility == Visibility::kPublic || m.visibility == Visibility::kUnlisted)
           spdlog::debug("ticket={} text: {}", r->ticket_number, m.text);
         if (r->outbox_id != 0) queued_accounts.insert(m.account);
@@ -125,8 +127,8 @@ boost::asio::awaitable<bool> Pipeline::save_cursor(const std::string& platform,
   co_return s.ok();
 }
 
-boost::asio::awaitable<MentionSink::CursorLoad> Pipeline::load_cursor(
-    const std::string& platform, const std::string& account) {
+boost::asio::awaitable<MentionSink::CursorLoad> Pipeline::load_cursor(const std::string& platform,
+                                                                      const std::string& account) {
   auto job = [platform, account](Store& st) { return st.cursor(platform, account); };
   auto r = co_await store_.run(std::move(job));
   if (!r) {

@@ -1,8 +1,8 @@
 #include "daemon/sender.hpp"
 
+#include <algorithm>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <algorithm>
 #include <random>
 
 #include "daemon/util/clock.hpp"
@@ -68,7 +68,8 @@ asio::awaitable<void> Sender::run() {
       auto read_next = [account](Store& s) { return s.next_due(account); };
       auto next = co_await store_.run(std::move(read_next));
       auto d = kIdleRecheck;
-      if (next && *next) d = std::min(d, std::chrono::milliseconds(std::max<int64_t>(**next - now_ms(), 1)));
+      if (next && *next)
+        d = std::min(d, std::chrono::milliseconds(std::max<int64_t>(**next - now_ms(), 1)));
       co_await wait(d);
       continue;
     }
@@ -91,10 +92,12 @@ asio::awaitable<void> Sender::run() {
           return st.mark_sent(id, pid, now_ms());
         };
         auto s = co_await store_.run(std::move(record_sent));
-        if (!s) spdlog::error("ticket={} outbox={} posted as {} but not recorded: {}",
-                              row.ticket_number, row.id, out.post_id, s.error());
-        else spdlog::info("ticket={} {} posted account={} post={} latency_ms={}", row.ticket_number,
-                          row.kind, account, out.post_id, now - row.created_at_ms);
+        if (!s)
+          spdlog::error("ticket={} outbox={} posted as {} but not recorded: {}", row.ticket_number,
+                        row.id, out.post_id, s.error());
+        else
+          spdlog::info("ticket={} {} posted account={} post={} latency_ms={}", row.ticket_number,
+                       row.kind, account, out.post_id, now - row.created_at_ms);
         continue;
       }
       if (out.kind == PostOutcome::Kind::kRejected) {
@@ -104,7 +107,9 @@ asio::awaitable<void> Sender::run() {
           return st.mark_failed(id, e, now_ms());
         };
         auto s = co_await store_.run(std::move(record_failed));
-        if (!s) spdlog::error("ticket={} outbox={} failure not recorded: {}", row.ticket_number, row.id, s.error());
+        if (!s)
+          spdlog::error("ticket={} outbox={} failure not recorded: {}", row.ticket_number, row.id,
+                        s.error());
         continue;
       }
       auto wait_for = std::chrono::milliseconds(static_cast<int64_t>(
@@ -116,7 +121,9 @@ asio::awaitable<void> Sender::run() {
         return st.mark_retry(id, at, e);
       };
       auto s = co_await store_.run(std::move(record_retry));
-      if (!s) spdlog::error("ticket={} outbox={} retry not recorded: {}", row.ticket_number, row.id, s.error());
+      if (!s)
+        spdlog::error("ticket={} outbox={} retry not recorded: {}", row.ticket_number, row.id,
+                      s.error());
       // The platform is unwell or limiting us: pause the whole account, not just this row.
       pause = std::max(out.retry_after, std::min(wait_for, options_.initial_backoff * 4));
       break;

@@ -108,7 +108,8 @@ class Stmt {
   std::string error() const { return sqlite3_errmsg(db_); }
 
   Stmt& bind(int i, const std::string& s) {
-    if (ok()) rc_ = sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+    if (ok())
+      rc_ = sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
     return *this;
   }
   Stmt& bind(int i, int64_t v) {
@@ -246,16 +247,20 @@ std::string random_hex(int bytes) {
 
 Store::Store(sqlite3* db, std::string prefix) : db_(db), prefix_(std::move(prefix)) {}
 
-Store::~Store() { sqlite3_close_v2(db_); }
+Store::~Store() {
+  sqlite3_close_v2(db_);
+}
 
-int Store::schema_version_latest() { return kLatestVersion; }
+int Store::schema_version_latest() {
+  return kLatestVersion;
+}
 
 Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& path,
                                            std::string ticket_prefix) {
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                           nullptr);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close_v2(db);
@@ -264,8 +269,8 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& path,
   std::unique_ptr<Store> store(new Store(db, std::move(ticket_prefix)));
   sqlite3_busy_timeout(db, kBusyTimeoutMs);
   // synchronous=FULL: a reply is posted only after its ticket is on disk.
-  for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
-                             "PRAGMA foreign_keys=ON"}) {
+  for (const char* pragma :
+       {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"}) {
     if (auto s = store->exec(pragma); !s) return Error{path.string() + ": " + s.error()};
   }
   {
@@ -334,14 +339,14 @@ Result<std::string> Store::next_ticket_number(int64_t now_ms) {
 
 Status Store::add_event(int64_t ticket_id, int64_t at_ms, const std::string& actor,
                         const std::string& kind, const std::string& detail) {
-  Stmt s(db_, "INSERT INTO events (ticket_id, at, actor, kind, detail) VALUES (?1, ?2, ?3, ?4, ?5)");
+  Stmt s(db_,
+         "INSERT INTO events (ticket_id, at, actor, kind, detail) VALUES (?1, ?2, ?3, ?4, ?5)");
   s.bind(1, ticket_id).bind(2, at_ms).bind(3, actor).bind(4, kind).bind(5, detail);
   return s.run();
 }
 
-Result<int64_t> Store::queue_reply(const TicketRow& t, const std::string& kind,
-                                   const ReplyDraft& d, const std::string& in_reply_to,
-                                   int64_t now_ms) {
+Result<int64_t> Store::queue_reply(const TicketRow& t, const std::string& kind, const ReplyDraft& d,
+                                   const std::string& in_reply_to, int64_t now_ms) {
   // The key is stored with the row, so every retry after a crash sends the same one.
   std::string key = t.number + "-" + kind + "-" + random_hex(8);
   Stmt s(db_,
@@ -420,7 +425,9 @@ Result<IngestOutcome> Store::ingest(const Mention& m, const Decision& d, const D
         auto id = queue_reply(t, "ack", *draft, m.id, now_ms);
         if (!id) return Error{id.error()};
         out.outbox_id = *id;
-        if (auto s = add_event(t.id, now_ms, "sotongd", "ack_queued", "outbox=" + std::to_string(*id)); !s)
+        if (auto s =
+                add_event(t.id, now_ms, "sotongd", "ack_queued", "outbox=" + std::to_string(*id));
+            !s)
           return Error{s.error()};
       }
     }
@@ -428,8 +435,10 @@ Result<IngestOutcome> Store::ingest(const Mention& m, const Decision& d, const D
               "INSERT INTO mentions_seen (platform, account, mention_id, ticket_id, decision, "
               "seen_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
     mark.bind(1, m.platform).bind(2, m.account).bind(3, m.id);
-    if (ticket_id) mark.bind(4, *ticket_id);
-    else mark.bind_null(4);
+    if (ticket_id)
+      mark.bind(4, *ticket_id);
+    else
+      mark.bind_null(4);
     mark.bind(5, d.action == Decision::Action::kIgnore ? "ignored: " + d.ignore_reason
                                                        : std::string("ticket"));
     mark.bind(6, now_ms);
@@ -500,7 +509,9 @@ Status Store::mark_sent(int64_t outbox_id, const std::string& platform_post_id, 
   int64_t ticket_id = s.i64(0);
   std::string kind = s.text(1);
   s.run().ok();
-  if (auto st = add_event(ticket_id, now_ms, "sotongd", kind + "_posted", "post=" + platform_post_id); !st)
+  if (auto st =
+          add_event(ticket_id, now_ms, "sotongd", kind + "_posted", "post=" + platform_post_id);
+      !st)
     return st;
   return tx.commit();
 }
@@ -561,14 +572,17 @@ Result<CloseOutcome> Store::close_ticket(const std::string& number, const std::s
   out.ticket.resolution = resolution;
   out.ticket.closed_by = actor;
   out.ticket.closed_at_ms = out.ticket.updated_at_ms = now_ms;
-  if (auto s = add_event(out.ticket.id, now_ms, actor, "closed", resolution); !s) return Error{s.error()};
+  if (auto s = add_event(out.ticket.id, now_ms, actor, "closed", resolution); !s)
+    return Error{s.error()};
   if (followup) {
     auto draft = followup(out.ticket);
     if (!draft) return Error{"follow-up for " + number + ": " + draft.error()};
     auto id = queue_reply(out.ticket, "followup", *draft, out.ticket.mention_id, now_ms);
     if (!id) return Error{id.error()};
     out.outbox_id = *id;
-    if (auto s = add_event(out.ticket.id, now_ms, "sotongd", "followup_queued", "outbox=" + std::to_string(*id)); !s)
+    if (auto s = add_event(out.ticket.id, now_ms, "sotongd", "followup_queued",
+                           "outbox=" + std::to_string(*id));
+        !s)
       return Error{s.error()};
   }
   if (auto s = tx.commit(); !s) return Error{s.error()};
@@ -607,8 +621,7 @@ Result<std::vector<EventRow>> Store::events(const std::string& number) {
          "t.id = e.ticket_id WHERE t.number = ?1 ORDER BY e.id");
   s.bind(1, number);
   std::vector<EventRow> rows;
-  while (s.step())
-    rows.push_back({s.i64(0), s.text(1), s.i64(2), s.text(3), s.text(4), s.text(5)});
+  while (s.step()) rows.push_back({s.i64(0), s.text(1), s.i64(2), s.text(3), s.text(4), s.text(5)});
   if (!s.ok()) return Error{s.error()};
   return rows;
 }

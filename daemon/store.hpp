@@ -132,8 +132,8 @@ class Store {
   // One transaction: records the mention as seen; unless it was seen before or is ignored,
   // opens a ticket, queues the acknowledgement made by `ack` (if ack is set), writes the
   // event; always advances the connector's cursor to mention.cursor (if non-empty).
-  Result<IngestOutcome> ingest(const Mention& mention, const Decision& decision,
-                               const DraftFn& ack, int64_t now_ms);
+  Result<IngestOutcome> ingest(const Mention& mention, const Decision& decision, const DraftFn& ack,
+                               int64_t now_ms);
 
   Status set_cursor(const std::string& platform, const std::string& account,
                     const std::string& cursor, int64_t now_ms);

@@ -4,8 +4,12 @@ namespace sotong {
 
 StoreThread::StoreThread(std::unique_ptr<Store> store) : store_(std::move(store)) {}
 
-StoreThread::~StoreThread() { stop(); }
+StoreThread::~StoreThread() {
+  stop();
+}
 
-void StoreThread::stop() { pool_.join(); }
+void StoreThread::stop() {
+  pool_.join();
+}
 
 }  // namespace sotong

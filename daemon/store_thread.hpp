@@ -5,9 +5,9 @@
 // Lifetime: outlives every coroutine that uses it; stop() joins the thread after pending work.
 #pragma once
 
-#include <boost/asio/awaitable.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -45,20 +45,21 @@ class StoreThread {
     StoreThread* self;
     template <class Handler, class F>
     void operator()(Handler handler, F f) const {
-      boost::asio::post(self->pool_, [self = self, h = std::move(handler), fn = std::move(f)]() mutable {
-        std::exception_ptr error;
-        R result{};
-        try {
-          result = fn(*self->store_);
-        } catch (...) {
-          error = std::current_exception();
-        }
-        // Resume the caller on its own executor, never on the store thread.
-        auto ex = boost::asio::get_associated_executor(h);
-        boost::asio::post(ex, [h = std::move(h), error, r = std::move(result)]() mutable {
-          std::move(h)(error, std::move(r));
-        });
-      });
+      boost::asio::post(
+          self->pool_, [self = self, h = std::move(handler), fn = std::move(f)]() mutable {
+            std::exception_ptr error;
+            R result{};
+            try {
+              result = fn(*self->store_);
+            } catch (...) {
+              error = std::current_exception();
+            }
+            // Resume the caller on its own executor, never on the store thread.
+            auto ex = boost::asio::get_associated_executor(h);
+            boost::asio::post(ex, [h = std::move(h), error, r = std::move(result)]() mutable {
+              std::move(h)(error, std::move(r));
+            });
+          });
     }
   };
 

@@ -1,5 +1,6 @@
 #include "connectors/mastodon/mastodon_connector.hpp"
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -14,7 +15,6 @@
 #include <boost/json.hpp>
 #include <boost/url/encode.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
-#include <algorithm>
 #include <optional>
 #include <random>
 
@@ -68,7 +68,8 @@ std::string str(const json::object& o, std::string_view key) {
 std::chrono::milliseconds jittered(std::chrono::milliseconds d) {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   std::uniform_real_distribution<double> dist(0.5, 1.5);
-  return std::chrono::milliseconds(static_cast<int64_t>(static_cast<double>(d.count()) * dist(rng)));
+  return std::chrono::milliseconds(
+      static_cast<int64_t>(static_cast<double>(d.count()) * dist(rng)));
 }
 
 // Removes our own @handle (with or without @domain) from the mention's text.
@@ -214,8 +215,10 @@ asio::awaitable<bool> MastodonConnector::verify() {
     co_return false;
   }
   if (r->status != 200) {
-    spdlog::error("account={} verify_credentials answered {} (is the token valid, with read and "
-                  "write:statuses scopes?)", config_.name, r->status);
+    spdlog::error(
+        "account={} verify_credentials answered {} (is the token valid, with read and "
+        "write:statuses scopes?)",
+        config_.name, r->status);
     co_return false;
   }
   boost::system::error_code ec;
@@ -234,7 +237,8 @@ asio::awaitable<bool> MastodonConnector::verify() {
       if (auto* p = iv.find_pointer("/configuration/statuses/max_characters", ec);
           p && p->is_int64() && p->get_int64() > 50 && p->get_int64() < 1000000)
         max_chars_ = static_cast<std::size_t>(p->get_int64());
-      else if (auto* q = iv.find_pointer("/max_toot_chars", ec); q && q->is_int64() && q->get_int64() > 50)
+      else if (auto* q = iv.find_pointer("/max_toot_chars", ec);
+               q && q->is_int64() && q->get_int64() > 50)
         max_chars_ = static_cast<std::size_t>(q->get_int64());  // Pleroma/Akkoma
     }
   }
@@ -253,7 +257,8 @@ asio::awaitable<bool> MastodonConnector::catch_up(MentionSink& sink) {
   int pages = 0;
   std::string newest;
   for (; pages < kMaxPagesPerPoll && !stopping_; ++pages) {
-    std::string target = "/api/v1/notifications?types%5B%5D=mention&limit=" + std::to_string(kPageLimit);
+    std::string target =
+        "/api/v1/notifications?types%5B%5D=mention&limit=" + std::to_string(kPageLimit);
     if (!max_id.empty()) target += "&max_id=" + max_id;
     const auto page_req = authed("GET", target);
     auto r = co_await reader_->request(page_req);
@@ -311,8 +316,10 @@ asio::awaitable<bool> MastodonConnector::catch_up(MentionSink& sink) {
     max_id = oldest_in_page;
   }
   if (!reached && pages >= kMaxPagesPerPoll)
-    spdlog::warn("account={} more than {} notifications since the cursor; older ones may be "
-                 "missed", config_.name, kMaxPagesPerPoll * kPageLimit);
+    spdlog::warn(
+        "account={} more than {} notifications since the cursor; older ones may be "
+        "missed",
+        config_.name, kMaxPagesPerPoll * kPageLimit);
   std::sort(fresh.begin(), fresh.end(), [](const json::object& a, const json::object& b) {
     return id_less(str(a, "id"), str(b, "id"));
   });
@@ -350,8 +357,8 @@ asio::awaitable<void> MastodonConnector::stream_loop(MentionSink& sink) {
       req.set(beast::http::field::authorization, "Bearer " + config_.token);
       req.set(beast::http::field::user_agent, "sotong/0.1");
     };
-    auto timeouts = websocket::stream_base::timeout{std::chrono::seconds(30),
-                                                    std::chrono::seconds(90), true};
+    auto timeouts =
+        websocket::stream_base::timeout{std::chrono::seconds(30), std::chrono::seconds(90), true};
     if (!ec) {
       if (endpoint_.tls) {
         auto& ws = stream_->tls.emplace(ex_, *tls_);
@@ -395,8 +402,10 @@ asio::awaitable<void> MastodonConnector::stream_loop(MentionSink& sink) {
       beast::flat_buffer buf;
       while (!stopping_) {
         buf.clear();
-        if (stream_->tls) co_await stream_->tls->async_read(buf, tok);
-        else co_await stream_->plain->async_read(buf, tok);
+        if (stream_->tls)
+          co_await stream_->tls->async_read(buf, tok);
+        else
+          co_await stream_->plain->async_read(buf, tok);
         if (ec) break;
         std::string msg = beast::buffers_to_string(buf.data());
         boost::system::error_code jec;

@@ -9,9 +9,9 @@
 // Thread rules: everything on the loop's executor. Errors are logged and retried with backoff.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <atomic>
 #include <memory>
 #include <string>
 

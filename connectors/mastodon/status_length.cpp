@@ -10,8 +10,12 @@ namespace {
 bool is_word(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
 }
-bool is_domain(char c) { return is_word(c) || c == '.' || c == '-'; }
-bool is_space(char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r'; }
+bool is_domain(char c) {
+  return is_word(c) || c == '.' || c == '-';
+}
+bool is_space(char c) {
+  return c == ' ' || c == '\n' || c == '\t' || c == '\r';
+}
 
 bool starts_with_at(std::string_view s, std::size_t i, std::string_view p) {
   return s.substr(i, p.size()) == p;
@@ -64,8 +68,10 @@ std::string fit_status(std::string_view prefix, std::string_view text, std::size
     std::string candidate = std::string(prefix);
     candidate += text::grapheme_prefix(text, mid);
     candidate += kEllipsis;
-    if (status_length(candidate) <= max_chars) lo = mid;
-    else hi = mid - 1;
+    if (status_length(candidate) <= max_chars)
+      lo = mid;
+    else
+      hi = mid - 1;
   }
   std::string out(text::grapheme_prefix(text, lo));
   out += kEllipsis;

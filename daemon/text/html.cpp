@@ -42,12 +42,18 @@ std::size_t decode_entity(std::string_view s, std::string& out) {
   auto semi = s.find(';');
   if (semi == std::string_view::npos || semi > 12) return 0;
   std::string_view name = s.substr(1, semi - 1);
-  if (name == "amp") out += '&';
-  else if (name == "lt") out += '<';
-  else if (name == "gt") out += '>';
-  else if (name == "quot") out += '"';
-  else if (name == "apos" || name == "#39") out += '\'';
-  else if (name == "nbsp") out += ' ';
+  if (name == "amp")
+    out += '&';
+  else if (name == "lt")
+    out += '<';
+  else if (name == "gt")
+    out += '>';
+  else if (name == "quot")
+    out += '"';
+  else if (name == "apos" || name == "#39")
+    out += '\'';
+  else if (name == "nbsp")
+    out += ' ';
   else if (!name.empty() && name[0] == '#') {
     std::string digits(name.substr(1));
     int base = 10;
@@ -78,8 +84,10 @@ std::string html_to_text(std::string_view html) {
       auto close = html.find('>', i);
       if (close == std::string_view::npos) break;  // an unterminated tag: drop the rest
       std::string_view tag = html.substr(i + 1, close - i - 1);
-      if (starts_with_ci(tag, "br")) out += '\n';
-      else if (starts_with_ci(tag, "/p") && close + 1 < html.size()) out += "\n\n";
+      if (starts_with_ci(tag, "br"))
+        out += '\n';
+      else if (starts_with_ci(tag, "/p") && close + 1 < html.size())
+        out += "\n\n";
       i = close + 1;
     } else if (c == '&') {
       std::size_t used = decode_entity(html.substr(i), out);
@@ -101,11 +109,20 @@ std::string html_escape(std::string_view s) {
   out.reserve(s.size());
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;

@@ -15,7 +15,9 @@ void append_utf8(std::string& out, utf8proc_int32_t cp) {
 }
 
 struct FreeDeleter {
-  void operator()(utf8proc_uint8_t* p) const { std::free(p); }  // NOLINT(cppcoreguidelines-no-malloc)
+  void operator()(utf8proc_uint8_t* p) const {
+    std::free(p);
+  }  // NOLINT(cppcoreguidelines-no-malloc)
 };
 
 std::string map(std::string_view s, int options) {
@@ -53,7 +55,9 @@ std::string sanitize_utf8(std::string_view s) {
   return out;
 }
 
-std::string nfc(std::string_view s) { return map(s, UTF8PROC_STABLE | UTF8PROC_COMPOSE); }
+std::string nfc(std::string_view s) {
+  return map(s, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+}
 
 std::string fold(std::string_view s) {
   return map(s, UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD);
@@ -114,10 +118,14 @@ std::string neutralize(std::string_view s) {
   out.reserve(in.size());
   for (std::size_t i = 0; i < in.size(); ++i) {
     char c = in[i];
-    if (c == '@') out += "\xEF\xBC\xA0";  // U+FF20 FULLWIDTH COMMERCIAL AT
-    else if (c == '#') out += "\xEF\xBC\x83";  // U+FF03 FULLWIDTH NUMBER SIGN
-    else if (c == ':' && in.compare(i, 3, "://") == 0) out += "\xEA\x9E\x89";  // U+A789 MODIFIER LETTER COLON
-    else out += c;
+    if (c == '@')
+      out += "\xEF\xBC\xA0";  // U+FF20 FULLWIDTH COMMERCIAL AT
+    else if (c == '#')
+      out += "\xEF\xBC\x83";  // U+FF03 FULLWIDTH NUMBER SIGN
+    else if (c == ':' && in.compare(i, 3, "://") == 0)
+      out += "\xEA\x9E\x89";  // U+A789 MODIFIER LETTER COLON
+    else
+      out += c;
   }
   return out;
 }

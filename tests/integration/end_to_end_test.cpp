@@ -34,10 +34,12 @@ const std::regex kTicket("SP-[0-9]{4}-[0-9]{6}");
 
 TEST_F(EndToEnd, EveryMentionIsAcknowledgedOnceWithATicketNumber) {
   std::vector<std::string> ids{
-      f.mention("rea_citizen", "시장님, 만리재로 193 앞 육교에 구멍이 두 군데 5cm 정도 났어요. 안전할까요?"),
+      f.mention("rea_citizen",
+                "시장님, 만리재로 193 앞 육교에 구멍이 두 군데 5cm 정도 났어요. 안전할까요?"),
       f.mention("ric_citizen", "음식물 쓰레기봉투 1리터는 안 파나요?"),
       f.mention("busan_parent", "동아대 부민캠퍼스에서 아이를 잃어버렸어요 도와주세요"),
-      f.mention("visitor", "The streetlight on my street has been broken for a week.", "public", "en"),
+      f.mention("visitor", "The streetlight on my street has been broken for a week.", "public",
+                "en"),
   };
   ASSERT_TRUE(f.wait_for_posts(4));
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // room for a wrong second reply
@@ -120,8 +122,9 @@ TEST_F(EndToEnd, ClosingTicketPostsFollowUpInTheCitizensThread) {
   ASSERT_TRUE(f.wait_for_posts(1));
   auto ticket = f.ticket_for_mention(id);
   ASSERT_FALSE(ticket.empty());
-  auto r = f.hook("POST", "/v1/tickets/" + ticket + "/close", Fixture::department_tokens().at("roads"),
-                  R"({"resolution":"용산구청 토목과에서 육교 보수를 완료했습니다. @contractor #done"})");
+  auto r =
+      f.hook("POST", "/v1/tickets/" + ticket + "/close", Fixture::department_tokens().at("roads"),
+             R"({"resolution":"용산구청 토목과에서 육교 보수를 완료했습니다. @contractor #done"})");
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(str(r.json().as_object(), "status"), "closed");
   ASSERT_TRUE(f.wait_for_posts(2));
@@ -204,7 +207,8 @@ TEST_F(EndToEnd, OwnPostsAndBotsAreNeverAnswered) {
 TEST_F(EndToEnd, MentionsWhileTheDaemonIsDownAreAnsweredAfterRestart) {
   f.stop_daemon();
   std::vector<std::string> ids;
-  for (int i = 0; i < 3; ++i) ids.push_back(f.mention("offline" + std::to_string(i), "지하철 에어컨이 너무 추워요"));
+  for (int i = 0; i < 3; ++i)
+    ids.push_back(f.mention("offline" + std::to_string(i), "지하철 에어컨이 너무 추워요"));
   f.start_daemon();
   ASSERT_TRUE(f.wait_for_posts(3));
   for (const auto& id : ids) EXPECT_EQ(f.replies_to(id).size(), 1u);

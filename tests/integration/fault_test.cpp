@@ -48,7 +48,7 @@ TEST_P(PostFaults, ReplyIsPostedExactlyOnceDespiteFailingPosts) {
 INSTANTIATE_TEST_SUITE_P(EachKind, PostFaults,
                          ::testing::Values("429", "500", "503", "reset", "malformed", "hang"),
                          [](const ::testing::TestParamInfo<std::string>& p) {
-                           return p.param == "429" ? std::string("http429")
+                           return p.param == "429"   ? std::string("http429")
                                   : p.param == "500" ? std::string("http500")
                                   : p.param == "503" ? std::string("http503")
                                                      : p.param;
@@ -64,10 +64,13 @@ TEST_F(Faults, PostAcceptedButAnswerLostIsNotPostedTwice) {
   std::vector<std::string> ids{f.mention("lost1", "육교 난간이 흔들려요"),
                                f.mention("lost2", "버스 정류장 지붕이 새요")};
   ASSERT_TRUE(f.wait_for_posts(2, std::chrono::seconds(20)));
-  ASSERT_TRUE(wait_until([&] {
-    auto stats = f.control("GET", "/_sandbox/stats").json();
-    return stats.is_object() && stats.as_object().at("idempotent_replays").to_number<int>() >= 2;
-  }, std::chrono::seconds(10)));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto stats = f.control("GET", "/_sandbox/stats").json();
+        return stats.is_object() &&
+               stats.as_object().at("idempotent_replays").to_number<int>() >= 2;
+      },
+      std::chrono::seconds(10)));
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   expect_each_answered_once(ids);
 }
@@ -95,7 +98,8 @@ TEST_F(Faults, PollingAloneFindsEveryMention) {
   f.write_config(s);
   f.start_daemon();
   std::vector<std::string> ids;
-  for (int i = 0; i < 4; ++i) ids.push_back(f.mention("p" + std::to_string(i), "택시 승차 거부를 당했어요"));
+  for (int i = 0; i < 4; ++i)
+    ids.push_back(f.mention("p" + std::to_string(i), "택시 승차 거부를 당했어요"));
   ASSERT_TRUE(f.wait_for_posts(4, std::chrono::seconds(20)));
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   expect_each_answered_once(ids);
@@ -108,12 +112,15 @@ TEST_F(Faults, KillNineWithPendingOutboxThenRestartPostsEachReplyOnce) {
   // Posts hang: the acknowledgements are durable in the outbox but not yet posted.
   f.fault("hang", 1000, "/api/v1/statuses");
   std::vector<std::string> ids;
-  for (int i = 0; i < 5; ++i) ids.push_back(f.mention("k" + std::to_string(i), "도로에 포트홀이 생겼어요"));
-  ASSERT_TRUE(wait_until([&] {
-    for (const auto& id : ids)
-      if (f.ticket_for_mention(id).empty()) return false;
-    return true;
-  }, std::chrono::seconds(15)));
+  for (int i = 0; i < 5; ++i)
+    ids.push_back(f.mention("k" + std::to_string(i), "도로에 포트홀이 생겼어요"));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        for (const auto& id : ids)
+          if (f.ticket_for_mention(id).empty()) return false;
+        return true;
+      },
+      std::chrono::seconds(15)));
   f.kill_daemon();
   ASSERT_EQ(f.control("DELETE", "/_sandbox/faults").status, 200);
   EXPECT_EQ(f.posts().size(), 0u);

@@ -170,9 +170,9 @@ Fixture::~Fixture() {
 }
 
 void Fixture::start_sandbox(const std::vector<std::string>& extra_args) {
-  std::vector<std::string> argv{SANDBOX_PATH, "--listen", "127.0.0.1", "--port", "0",
-                                "--token", kSandboxToken, "--port-file",
-                                (dir() / "sandbox.port").string()};
+  std::vector<std::string> argv{SANDBOX_PATH,  "--listen",    "127.0.0.1",
+                                "--port",      "0",           "--token",
+                                kSandboxToken, "--port-file", (dir() / "sandbox.port").string()};
   for (const auto& a : extra_args) argv.push_back(a);
   sandbox_ = std::make_unique<Process>(argv, dir() / "sandbox.log");
   sandbox_port_ = read_port_file(dir() / "sandbox.port", std::chrono::seconds(10));

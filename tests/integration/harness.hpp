@@ -28,7 +28,8 @@ struct HttpResult {
 
 // One blocking request on a fresh connection, with a 10 s deadline.
 HttpResult http(const std::string& method, uint16_t port, const std::string& target,
-                const std::string& body = "", const std::map<std::string, std::string>& headers = {});
+                const std::string& body = "",
+                const std::map<std::string, std::string>& headers = {});
 
 // A child process; killed (SIGKILL) if still running when destroyed.
 class Process {
@@ -79,7 +80,7 @@ class Fixture {
   void write_config(const DaemonSettings& s = {});
   void start_daemon();
   int stop_daemon(int sig = SIGTERM);  // and wait; the exit code
-  void kill_daemon();                   // SIGKILL and wait
+  void kill_daemon();                  // SIGKILL and wait
   bool daemon_running() { return daemon_ && daemon_->running(); }
   uint16_t hook_port() const { return hook_port_; }
   HttpResult hook(const std::string& method, const std::string& target, const std::string& token,

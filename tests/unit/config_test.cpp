@@ -23,7 +23,8 @@ std::string good(const std::string& extra = "") {
          "departments:\n"
          "  roads:\n"
          "    name: {ko: 도로과, en: Roads}\n"
-         "    token_sha256: " + kHash + "\n" + extra;
+         "    token_sha256: " +
+         kHash + "\n" + extra;
 }
 
 TEST(Config, GoodFileLoadsWithPathsRelativeToIt) {
@@ -78,8 +79,8 @@ TEST(Config, BadTokenHashIsAnError) {
 
 TEST(Config, BrokenYamlIsAnErrorNotACrash) {
   TempDir d;
-  for (const char* bad : {"accounts: [", "{{{{", "accounts: 5\ndepartments: x\n", "- a\n- b\n",
-                          "\xff\xfe garbage"}) {
+  for (const char* bad :
+       {"accounts: [", "{{{{", "accounts: 5\ndepartments: x\n", "- a\n- b\n", "\xff\xfe garbage"}) {
     auto c = load_config(d.write("sotong.yaml", bad));
     EXPECT_FALSE(c.ok()) << bad;
   }

@@ -186,7 +186,8 @@ TEST_F(StoreTest, DataSurvivesReopen) {
 
 TEST(StoreOpen, RefusesADamagedFile) {
   TempDir dir;
-  auto p = dir.write("bad.db", std::string("SQLite format 3") + std::string(1, '\0') + std::string(5000, 'x'));
+  auto p = dir.write(
+      "bad.db", std::string("SQLite format 3") + std::string(1, '\0') + std::string(5000, 'x'));
   auto s = Store::open(p, "SP");
   EXPECT_FALSE(s.ok());
 }

@@ -8,12 +8,18 @@ namespace sotong::text {
 namespace {
 
 TEST(Unicode, InvalidUtf8BecomesReplacementCharacter) {
-  EXPECT_EQ(sanitize_utf8("a\xff" "b"), "a\xEF\xBF\xBD" "b");
+  EXPECT_EQ(sanitize_utf8("a\xff"
+                          "b"),
+            "a\xEF\xBF\xBD"
+            "b");
   EXPECT_EQ(sanitize_utf8("\xC3"), "\xEF\xBF\xBD");
 }
 
 TEST(Unicode, ControlCharactersAreDroppedButNewlinesKept) {
-  EXPECT_EQ(sanitize_utf8(std::string("a\0b\x07" "c\nd\te", 10)), "abc\nd\te");
+  EXPECT_EQ(sanitize_utf8(std::string("a\0b\x07"
+                                      "c\nd\te",
+                                      10)),
+            "abc\nd\te");
 }
 
 TEST(Unicode, DecomposedHangulIsComposedByNfc) {
@@ -28,9 +34,9 @@ TEST(Unicode, FoldLowercasesLatinAndLeavesHangul) {
 TEST(Unicode, GraphemesCountWhatPeopleSeeAsCharacters) {
   EXPECT_EQ(grapheme_count("abc"), 3u);
   EXPECT_EQ(grapheme_count("한국"), 2u);
-  EXPECT_EQ(grapheme_count("👍🏽"), 1u);          // emoji with skin tone
-  EXPECT_EQ(grapheme_count("👨‍👩‍👧"), 1u);      // ZWJ family
-  EXPECT_EQ(grapheme_count("🇰🇷"), 1u);          // flag
+  EXPECT_EQ(grapheme_count("👍🏽"), 1u);            // emoji with skin tone
+  EXPECT_EQ(grapheme_count("👨‍👩‍👧"), 1u);  // ZWJ family
+  EXPECT_EQ(grapheme_count("🇰🇷"), 1u);                  // flag
   EXPECT_EQ(grapheme_count(""), 0u);
 }
 
@@ -50,8 +56,9 @@ TEST(Unicode, NeutralizedTextCannotMentionTagOrLink) {
 }
 
 TEST(Html, StatusContentBecomesPlainText) {
-  EXPECT_EQ(html_to_text("<p>@<span>songpaOK</span> 육교에 &lt;구멍&gt;이 &amp; 있어요<br />둘째 줄</p>"),
-            "@songpaOK 육교에 <구멍>이 & 있어요\n둘째 줄");
+  EXPECT_EQ(
+      html_to_text("<p>@<span>songpaOK</span> 육교에 &lt;구멍&gt;이 &amp; 있어요<br />둘째 줄</p>"),
+      "@songpaOK 육교에 <구멍>이 & 있어요\n둘째 줄");
 }
 
 TEST(Html, NumericEntitiesAndBrokenMarkupAreHandled) {

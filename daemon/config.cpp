@@ -16,7 +16,7 @@ namespace fs = std::filesystem;
 // A config file is small; a bigger one is a mistake or an attack on the parser.
 constexpr std::uintmax_t kMaxConfigBytes = 1 << 20;
 // A token file holds one token; anything larger is not one.
-constexpr std::uintmax_t kMaxSecretBytes = 16 * 1024;
+constexpr std::uintmax_t kMaxSecretBytes = std::uintmax_t{16} * 1024;
 
 struct Ctx {
   std::string file;
@@ -94,14 +94,15 @@ Result<std::string> resolve_token(const Ctx& c, const YAML::Node& acc, const fs:
   if (acc["token_env"]) {
     auto name = scalar(c, acc["token_env"], "token_env");
     if (!name) return Error{name.error()};
-    const char* v = std::getenv(name->c_str());
+    // Config loads on one thread and nothing in sotongd calls setenv.
+    const char* v = std::getenv(name->c_str());  // NOLINT(concurrency-mt-unsafe)
     if (v == nullptr || *v == '\0')
       return c.err(acc["token_env"], "environment variable " + *name + " is not set");
     return std::string(v);
   }
   auto name = scalar(c, acc["token_credential"], "token_credential");
   if (!name) return Error{name.error()};
-  const char* dir = std::getenv("CREDENTIALS_DIRECTORY");
+  const char* dir = std::getenv("CREDENTIALS_DIRECTORY");  // NOLINT(concurrency-mt-unsafe)
   if (dir == nullptr) return c.err(acc["token_credential"], "$CREDENTIALS_DIRECTORY is not set");
   auto r = read_secret_file(fs::path(dir) / *name);
   if (!r) return c.err(acc["token_credential"], r.error());
@@ -321,7 +322,7 @@ std::string sha256_hex(std::string_view data) {
   EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
-  out.reserve(len * 2);
+  out.reserve(std::size_t{len} * 2);
   for (unsigned int i = 0; i < len; ++i) {
     out += kHex[md[i] >> 4];
     out += kHex[md[i] & 0xF];

@@ -40,7 +40,7 @@ void append_cp(std::string& out, uint32_t cp) {
 // Decodes one entity starting at s[0] == '&'; returns the bytes consumed, 0 if not an entity.
 std::size_t decode_entity(std::string_view s, std::string& out) {
   auto semi = s.find(';');
-  if (semi == std::string_view::npos || semi > 12) return 0;
+  if (semi > 12) return 0;  // no entity name is longer; npos too
   std::string_view name = s.substr(1, semi - 1);
   if (name == "amp")
     out += '&';

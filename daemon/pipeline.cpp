@@ -61,20 +61,15 @@ FitFn Pipeline::fit_for(const std::string& account) const {
 
 Decision Pipeline::decide(const Runtime& rt, const Mention& m) const {
   // Fixed filters before any rule: answering ourselves or a bot starts reply loops.
-  if (m.author_is_self) {
+  auto ignore = [](const char* reason) {
     Decision d;
     d.action = Decision::Action::kIgnore;
-    d.ignore_reason = "our own post";
+    d.ignore_reason = reason;
     d.rule = "builtin";
     return d;
-  }
-  if (m.author_is_bot) {
-    Decision d;
-    d.action = Decision::Action::kIgnore;
-    d.ignore_reason = "author is a bot";
-    d.rule = "builtin";
-    return d;
-  }
+  };
+  if (m.author_is_self) return ignore("our own post");
+  if (m.author_is_bot) return ignore("author is a bot");
   return rt.rules.decide(m);
 }
 

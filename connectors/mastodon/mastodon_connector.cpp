@@ -143,6 +143,20 @@ std::optional<Mention> from_object(const json::object& n, const std::string& acc
   return m;
 }
 
+// The WebSocket handshake on a connected (and, for TLS, handshaken) stream. Arguments are
+// references: the caller co_awaits at once (GCC 12 and temporaries in co_await).
+template <class WebSocket, class Decorate>
+asio::awaitable<void> upgrade(WebSocket& ws, const std::string& host, const std::string& target,
+                              const Decorate& decorate, beast::error_code& ec) {
+  beast::get_lowest_layer(ws).expires_never();
+  // Pings after 45 s of silence and gives up after 90 s: a dead connection is noticed.
+  ws.set_option(
+      websocket::stream_base::timeout{std::chrono::seconds(30), std::chrono::seconds(90), true});
+  ws.set_option(websocket::stream_base::decorator(decorate));
+  ws.read_message_max(kMaxStreamMessageBytes);
+  co_await ws.async_handshake(host, target, asio::redirect_error(use_awaitable, ec));
+}
+
 }  // namespace
 
 std::optional<Mention> parse_notification(std::string_view text, const std::string& account,
@@ -357,8 +371,6 @@ asio::awaitable<void> MastodonConnector::stream_loop(MentionSink& sink) {
       req.set(beast::http::field::authorization, "Bearer " + config_.token);
       req.set(beast::http::field::user_agent, "sotong/0.1");
     };
-    auto timeouts =
-        websocket::stream_base::timeout{std::chrono::seconds(30), std::chrono::seconds(90), true};
     if (!ec) {
       if (endpoint_.tls) {
         auto& ws = stream_->tls.emplace(ex_, *tls_);
@@ -370,25 +382,13 @@ asio::awaitable<void> MastodonConnector::stream_loop(MentionSink& sink) {
           ws.next_layer().set_verify_callback(asio::ssl::host_name_verification(endpoint_.host));
           co_await ws.next_layer().async_handshake(asio::ssl::stream_base::client, tok);
         }
-        if (!ec) {
-          tcp.expires_never();
-          ws.set_option(timeouts);
-          ws.set_option(websocket::stream_base::decorator(decorate));
-          ws.read_message_max(kMaxStreamMessageBytes);
-          co_await ws.async_handshake(endpoint_.host, target, tok);
-        }
+        if (!ec) co_await upgrade(ws, endpoint_.host, target, decorate, ec);
       } else {
         auto& ws = stream_->plain.emplace(ex_);
         auto& tcp = beast::get_lowest_layer(ws);
         tcp.expires_after(config_.request_timeout);
         co_await tcp.async_connect(results, tok);
-        if (!ec) {
-          tcp.expires_never();
-          ws.set_option(timeouts);
-          ws.set_option(websocket::stream_base::decorator(decorate));
-          ws.read_message_max(kMaxStreamMessageBytes);
-          co_await ws.async_handshake(endpoint_.host, target, tok);
-        }
+        if (!ec) co_await upgrade(ws, endpoint_.host, target, decorate, ec);
       }
     }
     if (ec) {

@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <filesystem>
+#include <fstream>
 #include <regex>
 #include <set>
 
@@ -212,6 +214,42 @@ TEST_F(EndToEnd, MentionsWhileTheDaemonIsDownAreAnsweredAfterRestart) {
   f.start_daemon();
   ASSERT_TRUE(f.wait_for_posts(3));
   for (const auto& id : ids) EXPECT_EQ(f.replies_to(id).size(), 1u);
+}
+
+TEST_F(EndToEnd, HostileMentionTextIsAnsweredWithoutEcho) {
+  std::string text = "도로 파손 ";
+  for (int i = 0; i < 3000; ++i)
+    text += "👨‍👩‍👧\u200b\u202e가";  // ZWJ, zero width, RTL override
+  text += " <script>alert(1)</script> &amp; @someone@elsewhere.example";
+  auto id = f.mention("hostile", text);
+  ASSERT_TRUE(f.wait_for_posts(1));
+  auto r = f.replies_to(id);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(str(r[0], "text").find("someone"), std::string::npos);
+  EXPECT_EQ(str(r[0], "text").find("script"), std::string::npos);
+}
+
+TEST(Reload, BrokenRulesAreRefusedAndTheRunningOnesStay) {
+  Fixture f;
+  f.start_sandbox();
+  std::filesystem::copy(std::string(SOTONG_SOURCE_DIR) + "/rules", f.dir() / "rules");
+  DaemonSettings s;
+  s.rules_dir = (f.dir() / "rules").string();
+  f.write_config(s);
+  f.start_daemon();
+  std::ofstream(f.dir() / "rules" / "20-transport.yaml") << "rules:\n  - name: [broken\n";
+  f.signal_daemon(SIGHUP);
+  ASSERT_TRUE(wait_until(
+      [&] { return f.read_log("sotongd.log").find("reload refused") != std::string::npos; },
+      std::chrono::seconds(5)));
+  EXPECT_NE(f.read_log("sotongd.log").find("20-transport.yaml:"), std::string::npos);
+  auto id = f.mention("after_reload", "버스가 30분째 안 와요");
+  ASSERT_TRUE(f.wait_for_posts(1));
+  auto ticket = f.ticket_for_mention(id);
+  auto t = f.hook("GET", "/v1/tickets/" + ticket, Fixture::department_tokens().at("transport"));
+  ASSERT_EQ(t.status, 200) << t.body;
+  EXPECT_EQ(str(t.json().as_object(), "rule"), "bus");
+  if (::testing::Test::HasFailure()) f.dump_logs();
 }
 
 TEST_F(EndToEnd, HealthzReportsReady) {

@@ -224,7 +224,8 @@ void Fixture::write_config(const DaemonSettings& s) {
   std::ostringstream y;
   y << "ticket_prefix: SP\n"
     << "store: " << (dir() / "sotong.db").string() << "\n"
-    << "rules_dir: " << SOTONG_SOURCE_DIR << "/rules\n"
+    << "rules_dir: "
+    << (s.rules_dir.empty() ? std::string(SOTONG_SOURCE_DIR) + "/rules" : s.rules_dir) << "\n"
     << "templates_dir: " << SOTONG_SOURCE_DIR << "/templates\n"
     << "log_level: debug\n"
     << "hook:\n  listen: 127.0.0.1\n  port: 0\n  max_body_bytes: 4096\n"
@@ -268,6 +269,10 @@ int Fixture::stop_daemon(int sig) {
   if (!daemon_) return -1;
   daemon_->signal(sig);
   return daemon_->wait(std::chrono::seconds(40));
+}
+
+void Fixture::signal_daemon(int sig) {
+  if (daemon_) daemon_->signal(sig);
 }
 
 void Fixture::kill_daemon() {

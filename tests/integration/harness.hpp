@@ -57,6 +57,7 @@ struct DaemonSettings {
   int poll_interval_seconds = 1;
   int request_timeout_seconds = 2;
   std::string extra_yaml;  // appended to the config
+  std::string rules_dir;   // default: the shipped rules/
 };
 
 class Fixture {
@@ -81,6 +82,7 @@ class Fixture {
   void start_daemon();
   int stop_daemon(int sig = SIGTERM);  // and wait; the exit code
   void kill_daemon();                  // SIGKILL and wait
+  void signal_daemon(int sig);
   bool daemon_running() { return daemon_ && daemon_->running(); }
   uint16_t hook_port() const { return hook_port_; }
   HttpResult hook(const std::string& method, const std::string& target, const std::string& token,

@@ -3,6 +3,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -91,14 +92,23 @@ asio::awaitable<Result<HttpResponse>> HttpClient::request(const HttpRequest& req
 asio::awaitable<Result<HttpResponse>> HttpClient::attempt(const HttpRequest& req) {
   beast::error_code ec;
   auto tok = asio::redirect_error(use_awaitable, ec);
-  if (!conn_) {
-    auto c = std::make_unique<Conn>();
+  // A local owner: close() may drop conn_ while an operation on it is still pending.
+  std::shared_ptr<Conn> c = conn_;
+  if (!c) {
+    c = std::make_shared<Conn>();
     if (endpoint_.tls)
       c->tls.emplace(ex_, *tls_);
     else
       c->plain.emplace(ex_);
     asio::ip::tcp::resolver resolver(ex_);
+    // The resolver has no deadline of its own: a timer cancels a lookup that hangs.
+    asio::steady_timer resolve_deadline(ex_);
+    resolve_deadline.expires_after(timeout_);
+    resolve_deadline.async_wait([&resolver](boost::system::error_code e) {
+      if (!e) resolver.cancel();
+    });
     auto results = co_await resolver.async_resolve(endpoint_.host, endpoint_.port, tok);
+    resolve_deadline.cancel();
     if (ec) co_return Error{"resolve " + endpoint_.host + ": " + ec.message()};
     c->tcp().expires_after(timeout_);
     co_await c->tcp().async_connect(results, tok);
@@ -111,7 +121,7 @@ asio::awaitable<Result<HttpResponse>> HttpClient::attempt(const HttpRequest& req
       co_await c->tls->async_handshake(asio::ssl::stream_base::client, tok);
       if (ec) co_return Error{"TLS handshake with " + endpoint_.host + ": " + ec.message()};
     }
-    conn_ = std::move(c);
+    conn_ = c;
   }
   http::request<http::string_body> hreq;
   hreq.method_string(req.method);
@@ -124,11 +134,11 @@ asio::awaitable<Result<HttpResponse>> HttpClient::attempt(const HttpRequest& req
   hreq.prepare_payload();
   hreq.keep_alive(true);
 
-  conn_->tcp().expires_after(timeout_);
-  if (conn_->tls)
-    co_await http::async_write(*conn_->tls, hreq, tok);
+  c->tcp().expires_after(timeout_);
+  if (c->tls)
+    co_await http::async_write(*c->tls, hreq, tok);
   else
-    co_await http::async_write(*conn_->plain, hreq, tok);
+    co_await http::async_write(*c->plain, hreq, tok);
   if (ec) {
     close();
     co_return Error{"stale:write to " + endpoint_.host + ": " + ec.message()};
@@ -136,10 +146,10 @@ asio::awaitable<Result<HttpResponse>> HttpClient::attempt(const HttpRequest& req
   http::response_parser<http::string_body> parser;
   parser.body_limit(kMaxResponseBytes);
   parser.header_limit(64 * 1024);
-  if (conn_->tls)
-    co_await http::async_read(*conn_->tls, conn_->buffer, parser, tok);
+  if (c->tls)
+    co_await http::async_read(*c->tls, c->buffer, parser, tok);
   else
-    co_await http::async_read(*conn_->plain, conn_->buffer, parser, tok);
+    co_await http::async_read(*c->plain, c->buffer, parser, tok);
   if (ec) {
     bool nothing_read = !parser.got_some();
     std::string what = ec == beast::error::timeout ? "timed out" : ec.message();

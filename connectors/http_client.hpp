@@ -80,7 +80,7 @@ class HttpClient {
   Endpoint endpoint_;
   std::shared_ptr<boost::asio::ssl::context> tls_;
   std::chrono::milliseconds timeout_;
-  std::unique_ptr<Conn> conn_;
+  std::shared_ptr<Conn> conn_;
 };
 
 }  // namespace sotong

@@ -79,60 +79,96 @@ Result<std::string> read_secret_file(const fs::path& p) {
   return s;
 }
 
-Result<std::string> resolve_token(const Ctx& c, const YAML::Node& acc, const fs::path& base) {
-  int given =
-      (acc["token_file"] ? 1 : 0) + (acc["token_env"] ? 1 : 0) + (acc["token_credential"] ? 1 : 0);
+// A secret named `name` is given as exactly one of name_file, name_env, name_credential.
+// Returns an empty string when none is given and the secret is optional.
+bool valid_prefix(const std::string& p) {
+  bool good = !p.empty() && p.size() <= 8;
+  for (char ch : p) good = good && ((ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'));
+  return good;
+}
+
+Result<std::string> resolve_secret(const Ctx& c, const YAML::Node& acc, const fs::path& base,
+                                   const std::string& name, bool required) {
+  const std::string file = name + "_file", env = name + "_env", cred = name + "_credential";
+  int given = (acc[file] ? 1 : 0) + (acc[env] ? 1 : 0) + (acc[cred] ? 1 : 0);
+  if (given == 0 && !required) return std::string();
   if (given != 1)
-    return c.err(acc, "an account needs exactly one of token_file, token_env, token_credential");
-  if (acc["token_file"]) {
-    auto f = scalar(c, acc["token_file"], "token_file");
+    return c.err(acc, "the account needs exactly one of " + file + ", " + env + ", " + cred);
+  if (acc[file]) {
+    auto f = scalar(c, acc[file], file);
     if (!f) return Error{f.error()};
     auto r = read_secret_file(base / *f);
-    if (!r) return c.err(acc["token_file"], r.error());
+    if (!r) return c.err(acc[file], r.error());
     return r;
   }
-  if (acc["token_env"]) {
-    auto name = scalar(c, acc["token_env"], "token_env");
-    if (!name) return Error{name.error()};
+  if (acc[env]) {
+    auto var = scalar(c, acc[env], env);
+    if (!var) return Error{var.error()};
     // Config loads on one thread and nothing in sotongd calls setenv.
-    const char* v = std::getenv(name->c_str());  // NOLINT(concurrency-mt-unsafe)
+    const char* v = std::getenv(var->c_str());  // NOLINT(concurrency-mt-unsafe)
     if (v == nullptr || *v == '\0')
-      return c.err(acc["token_env"], "environment variable " + *name + " is not set");
+      return c.err(acc[env], "environment variable " + *var + " is not set");
     return std::string(v);
   }
-  auto name = scalar(c, acc["token_credential"], "token_credential");
-  if (!name) return Error{name.error()};
+  auto credential = scalar(c, acc[cred], cred);
+  if (!credential) return Error{credential.error()};
   const char* dir = std::getenv("CREDENTIALS_DIRECTORY");  // NOLINT(concurrency-mt-unsafe)
-  if (dir == nullptr) return c.err(acc["token_credential"], "$CREDENTIALS_DIRECTORY is not set");
-  auto r = read_secret_file(fs::path(dir) / *name);
-  if (!r) return c.err(acc["token_credential"], r.error());
+  if (dir == nullptr) return c.err(acc[cred], "$CREDENTIALS_DIRECTORY is not set");
+  auto r = read_secret_file(fs::path(dir) / *credential);
+  if (!r) return c.err(acc[cred], r.error());
   return r;
 }
 
+std::set<std::string> secret_fields(std::initializer_list<const char*> names) {
+  std::set<std::string> out;
+  for (const char* n : names)
+    for (const char* suffix : {"_file", "_env", "_credential"}) out.insert(std::string(n) + suffix);
+  return out;
+}
+
 Result<AccountConfig> parse_account(const Ctx& c, const YAML::Node& n, const fs::path& base) {
-  if (auto s =
-          check_keys(c, n,
-                     {"name", "platform", "base_url", "token_file", "token_env", "token_credential",
-                      "streaming", "poll_interval_seconds", "request_timeout_seconds"},
-                     "account");
-      !s)
-    return Error{s.error()};
+  if (!n.IsMap()) return c.err(n, "an account must be a mapping");
+  if (!n["platform"]) return c.err(n, "account is missing platform");
+  auto platform = scalar(c, n["platform"], "platform");
+  if (!platform) return Error{platform.error()};
+  if (*platform != "mastodon" && *platform != "x")
+    return c.err(n["platform"], "platform must be mastodon or x");
+  std::set<std::string> known{
+      "name",         "platform", "base_url", "poll_interval_seconds", "request_timeout_seconds",
+      "ticket_prefix"};
+  if (*platform == "mastodon") {
+    known.merge(secret_fields({"token"}));
+    known.insert("streaming");
+  } else {
+    known.merge(secret_fields({"consumer_key", "consumer_secret", "access_token",
+                               "access_token_secret", "bearer_token"}));
+    known.insert({"api_version", "mentions_per_window", "posts_per_window", "posts_per_day"});
+  }
+  if (auto s = check_keys(c, n, known, *platform + " account"); !s) return Error{s.error()};
   AccountConfig a;
-  for (const char* req : {"name", "platform", "base_url"})
+  a.platform = *platform;
+  if (a.platform == "x") a.base_url = "https://api.x.com";
+  for (const char* req : {"name", "base_url"}) {
+    if (std::string(req) == "base_url" && a.platform == "x") continue;
     if (!n[req]) return c.err(n, std::string("account is missing ") + req);
+  }
   auto name = scalar(c, n["name"], "name");
   if (!name) return Error{name.error()};
   a.name = *name;
-  auto platform = scalar(c, n["platform"], "platform");
-  if (!platform) return Error{platform.error()};
-  if (*platform != "mastodon") return c.err(n["platform"], "platform must be mastodon");
-  a.platform = *platform;
-  auto url = scalar(c, n["base_url"], "base_url");
-  if (!url) return Error{url.error()};
-  if (url->rfind("https://", 0) != 0 && url->rfind("http://", 0) != 0)
-    return c.err(n["base_url"],
-                 "base_url must start with https:// (or http:// for a local sandbox)");
-  a.base_url = *url;
+  if (n["base_url"]) {
+    auto url = scalar(c, n["base_url"], "base_url");
+    if (!url) return Error{url.error()};
+    if (url->rfind("https://", 0) != 0 && url->rfind("http://", 0) != 0)
+      return c.err(n["base_url"],
+                   "base_url must start with https:// (or http:// for a local sandbox)");
+    a.base_url = *url;
+  }
+  if (n["ticket_prefix"]) {
+    auto p = scalar(c, n["ticket_prefix"], "ticket_prefix");
+    if (!p || !valid_prefix(*p))
+      return c.err(n["ticket_prefix"], "ticket_prefix must be 1-8 of A-Z and 0-9");
+    a.ticket_prefix = *p;
+  }
   while (!a.base_url.empty() && a.base_url.back() == '/') a.base_url.pop_back();
   if (n["streaming"]) {
     auto b = boolean(c, n["streaming"], "streaming");
@@ -149,9 +185,46 @@ Result<AccountConfig> parse_account(const Ctx& c, const YAML::Node& n, const fs:
     if (!v) return Error{v.error()};
     a.request_timeout = std::chrono::seconds(*v);
   }
-  auto tok = resolve_token(c, n, base);
-  if (!tok) return Error{tok.error()};
-  a.token = std::move(*tok);
+  if (a.platform == "mastodon") {
+    auto tok = resolve_secret(c, n, base, "token", true);
+    if (!tok) return Error{tok.error()};
+    a.token = std::move(*tok);
+    return a;
+  }
+  struct Secret {
+    const char* name;
+    std::string* out;
+    bool required;
+  };
+  for (const Secret& sec : {Secret{"consumer_key", &a.consumer_key, true},
+                            Secret{"consumer_secret", &a.consumer_secret, true},
+                            Secret{"access_token", &a.access_token, true},
+                            Secret{"access_token_secret", &a.access_token_secret, true},
+                            Secret{"bearer_token", &a.bearer_token, false}}) {
+    auto v = resolve_secret(c, n, base, sec.name, sec.required);
+    if (!v) return Error{v.error()};
+    *sec.out = std::move(*v);
+  }
+  if (n["api_version"]) {
+    auto v = scalar(c, n["api_version"], "api_version");
+    if (!v) return Error{v.error()};
+    if (*v != "2.164" && *v != "2.167")
+      return c.err(n["api_version"],
+                   "api_version must be 2.164 (tweet.fields) or 2.167 (post.fields)");
+    a.x_api_version = *v;
+  }
+  struct Limit {
+    const char* name;
+    int* out;
+  };
+  for (const Limit& l :
+       {Limit{"mentions_per_window", &a.mentions_per_window},
+        Limit{"posts_per_window", &a.posts_per_window}, Limit{"posts_per_day", &a.posts_per_day}}) {
+    if (!n[l.name]) continue;
+    auto v = integer(c, n[l.name], l.name, 1, 10000000);
+    if (!v) return Error{v.error()};
+    *l.out = static_cast<int>(*v);
+  }
   return a;
 }
 
@@ -174,9 +247,8 @@ Result<Config> parse(const Ctx& c, const YAML::Node& root, const fs::path& base)
   if (root["ticket_prefix"]) {
     auto p = scalar(c, root["ticket_prefix"], "ticket_prefix");
     if (!p) return Error{p.error()};
-    bool good = !p->empty() && p->size() <= 8;
-    for (char ch : *p) good = good && ((ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'));
-    if (!good) return c.err(root["ticket_prefix"], "ticket_prefix must be 1-8 of A-Z and 0-9");
+    if (!valid_prefix(*p))
+      return c.err(root["ticket_prefix"], "ticket_prefix must be 1-8 of A-Z and 0-9");
     cfg.ticket_prefix = *p;
   }
   auto path_field = [&](const char* key, fs::path& out) -> Status {
@@ -276,6 +348,10 @@ Result<Config> parse(const Ctx& c, const YAML::Node& root, const fs::path& base)
       return c.err(n["token_sha256"],
                    "token_sha256 must be 64 lower-case hex digits (sha256sum of the token)");
     d.token_sha256 = *t;
+    for (const auto& [other_id, other] : cfg.departments)
+      if (other.token_sha256 == d.token_sha256)
+        return c.err(n["token_sha256"], "department " + d.id + " has the same token as " +
+                                            other_id + "; every department needs its own");
     cfg.departments.emplace(d.id, std::move(d));
   }
   return cfg;

@@ -16,10 +16,19 @@
 namespace sotong {
 
 struct AccountConfig {
-  std::string name;      // our name for the account, e.g. "songpa"
-  std::string platform;  // "mastodon"
-  std::string base_url;  // e.g. https://mastodon.example
-  std::string token;     // resolved secret; never logged
+  std::string name;           // our name for the account, e.g. "songpa"
+  std::string platform;       // "mastodon" or "x"
+  std::string base_url;       // e.g. https://mastodon.example; X: https://api.x.com
+  std::string ticket_prefix;  // empty: the configuration's
+  // Secrets, resolved at load; never logged.
+  std::string token;  // Mastodon access token
+  std::string consumer_key, consumer_secret, access_token, access_token_secret;  // X, OAuth 1.0a
+  std::string bearer_token;  // X, OAuth 2.0 app-only, optional, for reading
+  // X only.
+  std::string x_api_version = "2.164";  // 2.167 says post.fields where 2.164 says tweet.fields
+  int mentions_per_window = 300;        // per 15 minutes, per user
+  int posts_per_window = 100;           // per 15 minutes, per user
+  int posts_per_day = 10000;            // per 24 hours, per app
   bool streaming = true;
   std::chrono::seconds poll_interval{30};
   std::chrono::seconds request_timeout{15};

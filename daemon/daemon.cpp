@@ -4,9 +4,11 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <fstream>
 #include <vector>
 
@@ -72,6 +74,11 @@ int run_daemon(const DaemonOptions& options, std::shared_ptr<const Runtime> runt
   std::vector<std::unique_ptr<Sender>> senders;
   SenderOptions sopt{cfg.sender_initial_backoff, cfg.sender_max_backoff};
   for (const auto& acc : cfg.accounts) {
+    if (acc.platform != "mastodon") {
+      spdlog::critical("account={}: platform {} is not supported by this build", acc.name,
+                       acc.platform);
+      return 1;
+    }
     connectors.push_back(std::make_unique<mastodon::MastodonConnector>(ex, acc, tls));
     pipeline.add_connector(connectors.back().get());
     senders.push_back(std::make_unique<Sender>(ex, store_thread, *connectors.back(), sopt));
@@ -100,11 +107,19 @@ int run_daemon(const DaemonOptions& options, std::shared_ptr<const Runtime> runt
   }
 
   int running_tasks = 0;
+  int exit_code = 0;
+  std::function<void(const char*)> begin_stop;
+  // A task that ends with an exception has broken an invariant: stop, exit non-zero, and let
+  // systemd start a fresh process (everything is durable in the store).
   auto track = [&](std::string what) {
     ++running_tasks;
     return [&, f = log_failure(std::move(what))](std::exception_ptr e) {
       --running_tasks;
       f(e);
+      if (e) {
+        exit_code = 1;
+        begin_stop("a task failed");
+      }
     };
   };
   for (std::size_t i = 0; i < connectors.size(); ++i) {
@@ -125,7 +140,13 @@ int run_daemon(const DaemonOptions& options, std::shared_ptr<const Runtime> runt
     stop_timer.async_wait([&](boost::system::error_code) { wait_for_tasks(); });
   };
   asio::steady_timer deadline(ex);
-  auto begin_stop = [&](const char* why) {
+  // A post in flight ends within its request timeout; the deadline is a backstop beyond it.
+  auto stop_deadline = kStopDeadline;
+  for (const auto& acc : cfg.accounts)
+    stop_deadline = std::max(stop_deadline,
+                             std::chrono::duration_cast<std::chrono::seconds>(acc.request_timeout) +
+                                 std::chrono::seconds(5));
+  begin_stop = [&](const char* why) {
     if (stopping) return;
     stopping = true;
     spdlog::info("stopping ({}): finishing posts in flight", why);
@@ -133,30 +154,36 @@ int run_daemon(const DaemonOptions& options, std::shared_ptr<const Runtime> runt
     for (auto& c : connectors) c->stop();
     for (auto& s : senders) s->stop();
     hook.stop();
-    deadline.expires_after(kStopDeadline);
+    deadline.expires_after(stop_deadline);
     deadline.async_wait([&](boost::system::error_code ec) {
       if (ec) return;
-      spdlog::warn("graceful stop took longer than {} s; stopping now", kStopDeadline.count());
+      spdlog::warn("graceful stop took longer than {} s; stopping now", stop_deadline.count());
       ioc.stop();
     });
     wait_for_tasks();
   };
 
+  asio::thread_pool reload_thread(1);
   asio::signal_set signals(ex, SIGTERM, SIGINT, SIGHUP);
   std::function<void()> wait_signal = [&] {
     signals.async_wait([&](boost::system::error_code ec, int sig) {
       if (ec) return;
       if (sig == SIGHUP) {
         sd_notify(0, "RELOADING=1");
-        auto rt = load_runtime(options.config_path);
-        if (rt) {
-          pipeline.set_runtime(*rt);
-          spdlog::info("reloaded rules and templates ({} rules)", (*rt)->rules.size());
-        } else {
-          spdlog::error("reload refused, keeping the running configuration: {}", rt.error());
-        }
-        sd_notify(0, "READY=1");
-        wait_signal();
+        // Reading files is blocking work: off the loop, the result handed back to it.
+        asio::post(reload_thread, [&] {
+          auto rt = load_runtime(options.config_path);
+          asio::post(ex, [&, rt = std::move(rt)] {
+            if (rt) {
+              pipeline.set_runtime(*rt);
+              spdlog::info("reloaded rules and templates ({} rules)", (*rt)->rules.size());
+            } else {
+              spdlog::error("reload refused, keeping the running configuration: {}", rt.error());
+            }
+            sd_notify(0, "READY=1");
+            wait_signal();
+          });
+        });
         return;
       }
       begin_stop(sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -168,9 +195,10 @@ int run_daemon(const DaemonOptions& options, std::shared_ptr<const Runtime> runt
   spdlog::info("sotongd ready: {} account(s), {} department(s)", connectors.size(),
                cfg.departments.size());
   ioc.run();
+  reload_thread.join();
   store_thread.stop();
   spdlog::info("sotongd stopped");
-  return 0;
+  return exit_code;
 }
 
 }  // namespace sotong

@@ -3,6 +3,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -64,18 +65,14 @@ struct HookServer::Impl {
     if (route.kind == K::kNotFound) co_return error(404, "not found");
     if (route.kind == K::kBadMethod) co_return error(405, "method not allowed");
     if (route.kind == K::kHealth) {
-      auto job = [](Store& s) { return s.counts(); };
-      auto counts = co_await store.run(std::move(job));
+      auto job = [](Store& s) { return s.ping(); };
+      auto store_ok = co_await store.run(std::move(job));
       json::object o;
-      bool ok = counts.ok() && ready();
+      const bool connectors_ready = ready();
+      const bool ok = store_ok.ok() && connectors_ready;
       o["status"] = ok ? "ok" : "degraded";
-      o["store"] = counts.ok() ? "ok" : "failing";
-      o["connectors"] = ready() ? "ready" : "starting";
-      if (counts) {
-        o["tickets_open"] = counts->tickets_open;
-        o["outbox_pending"] = counts->outbox_pending;
-        o["outbox_failed"] = counts->outbox_failed;
-      }
+      o["store"] = store_ok.ok() ? "ok" : "failing";
+      o["connectors"] = connectors_ready ? "ready" : "starting";
       co_return json_response(ok ? 200 : 503, json::serialize(o));
     }
     auto rt = pipeline.runtime();
@@ -212,6 +209,10 @@ asio::awaitable<void> HookServer::run() {
     if (ec) {
       if (im.stopping) break;
       spdlog::warn("hook accept: {}", ec.message());
+      // Out of descriptors and the like: retrying at once would spin the loop.
+      asio::steady_timer pause(im.ex);
+      pause.expires_after(std::chrono::milliseconds(100));
+      co_await pause.async_wait(asio::redirect_error(use_awaitable, ec));
       continue;
     }
     if (im.connections >= kMaxConnections) {

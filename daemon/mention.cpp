@@ -54,4 +54,8 @@ std::optional<Priority> parse_priority(std::string_view s) {
   return std::nullopt;
 }
 
+Visibility reply_visibility(Visibility mention) {
+  return mention == Visibility::kPrivate ? Visibility::kDirect : mention;
+}
+
 }  // namespace sotong

@@ -17,6 +17,10 @@ std::optional<Visibility> parse_visibility(std::string_view s);
 // The narrower of the two: used so a reply never reaches more people than the mention did.
 Visibility narrower(Visibility a, Visibility b);
 
+// The visibility of our reply to a mention: never wider than the mention, and a
+// followers-only mention gets a direct reply, since our followers are not the citizen's.
+Visibility reply_visibility(Visibility mention);
+
 enum class Priority { kUrgent = 0, kHigh = 1, kNormal = 2, kLow = 3 };
 std::string_view to_string(Priority p);
 std::optional<Priority> parse_priority(std::string_view s);

@@ -81,7 +81,10 @@ boost::asio::awaitable<bool> Pipeline::deliver(const std::vector<Mention>& menti
     FitFn fit = fit_for(m.account);
     std::string key = d.template_key;
     DraftFn ack = [rt, key, fit](const TicketRow& t) { return render_reply(*rt, key, t, fit); };
-    auto job = [m, d, ack](Store& s) { return s.ingest(m, d, ack, now_ms()); };
+    std::string prefix;
+    for (const auto& a : rt->config.accounts)
+      if (a.name == m.account) prefix = a.ticket_prefix;
+    auto job = [m, d, ack, prefix](Store& s) { return s.ingest(m, d, ack, now_ms(), prefix); };
     auto r = co_await store_.run(std::move(job));
     if (!r) {
       spdlog::error("account={} mention {}: store failed: {}", m.account, m.id, r.error());

@@ -91,6 +91,19 @@ CREATE TABLE cursors (
   PRIMARY KEY (platform, account)
 );
 )sql",
+    // v2: a ticket sequence per prefix, so several handles can number their own tickets.
+    // '' stands for the configuration's default prefix.
+    R"sql(
+CREATE TABLE ticket_sequence_by_prefix (
+  prefix TEXT NOT NULL,
+  year INTEGER NOT NULL,
+  last INTEGER NOT NULL,
+  PRIMARY KEY (prefix, year)
+);
+INSERT INTO ticket_sequence_by_prefix (prefix, year, last) SELECT '', year, last FROM ticket_sequence;
+DROP TABLE ticket_sequence;
+CREATE INDEX outbox_state ON outbox (state);
+)sql",
 };
 constexpr int kLatestVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
@@ -232,8 +245,12 @@ OutboxRow read_outbox(const Stmt& s) {
 }
 
 std::string random_hex(int bytes) {
-  unsigned char buf[16];
-  RAND_bytes(buf, bytes);
+  unsigned char buf[16] = {};
+  if (RAND_bytes(buf, bytes) != 1) {
+    // No randomness: fall back to the clock and address; keys need to be unique, not secret.
+    uint64_t x = static_cast<uint64_t>(std::time(nullptr)) ^ reinterpret_cast<uintptr_t>(buf);
+    for (int i = 0; i < bytes; ++i) buf[i] = static_cast<unsigned char>(x >> ((i % 8) * 8));
+  }
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   for (int i = 0; i < bytes; ++i) {
@@ -256,7 +273,7 @@ int Store::schema_version_latest() {
 }
 
 Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& path,
-                                           std::string ticket_prefix) {
+                                           std::string ticket_prefix, int schema_version) {
   sqlite3* db = nullptr;
   int rc =
       sqlite3_open_v2(path.c_str(), &db,
@@ -280,7 +297,8 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& path,
                    "); restore it from a backup"};
     if (!check.ok()) return Error{path.string() + ": " + check.error()};
   }
-  if (auto s = store->migrate(); !s) return Error{path.string() + ": " + s.error()};
+  if (auto s = store->migrate(schema_version > 0 ? schema_version : kLatestVersion); !s)
+    return Error{path.string() + ": " + s.error()};
   return store;
 }
 
@@ -300,14 +318,14 @@ Result<int> Store::schema_version() {
   return static_cast<int>(s.i64(0));
 }
 
-Status Store::migrate() {
+Status Store::migrate(int target) {
   auto v = schema_version();
   if (!v) return Error{v.error()};
   if (*v > kLatestVersion)
     return Error{"the store's schema version " + std::to_string(*v) +
                  " is newer than this sotongd knows (" + std::to_string(kLatestVersion) +
                  "); run a newer sotongd"};
-  for (int from = *v; from < kLatestVersion; ++from) {
+  for (int from = *v; from < std::min(target, kLatestVersion); ++from) {
     Transaction tx(db_);
     if (!tx.begun()) return Error{std::string("cannot begin migration: ") + sqlite3_errmsg(db_)};
     if (auto s = exec(kMigrations[from]); !s)
@@ -320,20 +338,20 @@ Status Store::migrate() {
   return Status::Ok();
 }
 
-Result<std::string> Store::next_ticket_number(int64_t now_ms) {
+Result<std::string> Store::next_ticket_number(int64_t now_ms, const std::string& prefix) {
   std::time_t secs = static_cast<std::time_t>(now_ms / 1000);
   std::tm tm{};
   localtime_r(&secs, &tm);
   int year = tm.tm_year + 1900;
+  const std::string& shown = prefix.empty() ? prefix_ : prefix;
   Stmt up(db_,
-          "INSERT INTO ticket_sequence (year, last) VALUES (?1, 1) "
-          "ON CONFLICT (year) DO UPDATE SET last = last + 1 RETURNING last");
-  up.bind(1, year);
+          "INSERT INTO ticket_sequence_by_prefix (prefix, year, last) VALUES (?1, ?2, 1) "
+          "ON CONFLICT (prefix, year) DO UPDATE SET last = last + 1 RETURNING last");
+  up.bind(1, shown == prefix_ ? std::string() : shown).bind(2, year);
   if (!up.step()) return Error{"ticket sequence: " + up.error()};
   int64_t n = up.i64(0);
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%s-%04d-%06lld", prefix_.c_str(), year,
-                static_cast<long long>(n));
+  std::snprintf(buf, sizeof buf, "%s-%04d-%06lld", shown.c_str(), year, static_cast<long long>(n));
   return std::string(buf);
 }
 
@@ -354,14 +372,14 @@ Result<int64_t> Store::queue_reply(const TicketRow& t, const std::string& kind, 
          "visibility, language, priority, idempotency_key, state, next_attempt_at, created_at) "
          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'pending', ?11, ?11)");
   s.bind(1, t.id).bind(2, kind).bind(3, t.account).bind(4, in_reply_to).bind(5, t.author_acct);
-  s.bind(6, d.text).bind(7, static_cast<int>(t.visibility)).bind(8, d.language);
+  s.bind(6, d.text).bind(7, static_cast<int>(reply_visibility(t.visibility))).bind(8, d.language);
   s.bind(9, static_cast<int>(t.priority)).bind(10, key).bind(11, now_ms);
   if (auto st = s.run(); !st) return Error{"queue reply: " + st.error()};
   return sqlite3_last_insert_rowid(db_);
 }
 
 Result<IngestOutcome> Store::ingest(const Mention& m, const Decision& d, const DraftFn& ack,
-                                    int64_t now_ms) {
+                                    int64_t now_ms, const std::string& ticket_prefix) {
   Transaction tx(db_);
   if (!tx.begun()) return Error{std::string("begin: ") + sqlite3_errmsg(db_)};
   IngestOutcome out;
@@ -382,7 +400,7 @@ Result<IngestOutcome> Store::ingest(const Mention& m, const Decision& d, const D
     if (d.action == Decision::Action::kIgnore) {
       out.kind = IngestOutcome::Kind::kIgnored;
     } else {
-      auto number = next_ticket_number(now_ms);
+      auto number = next_ticket_number(now_ms, ticket_prefix);
       if (!number) return Error{number.error()};
       TicketRow t;
       t.number = *number;
@@ -636,6 +654,13 @@ Result<std::vector<OutboxRow>> Store::outbox_for_ticket(const std::string& numbe
   while (s.step()) rows.push_back(read_outbox(s));
   if (!s.ok()) return Error{s.error()};
   return rows;
+}
+
+Status Store::ping() {
+  Stmt s(db_, "SELECT 1 FROM outbox WHERE state = 'pending' LIMIT 1");
+  s.step();
+  if (!s.ok()) return Error{s.error()};
+  return Status::Ok();
 }
 
 Result<StoreCounts> Store::counts() {

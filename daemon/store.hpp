@@ -120,8 +120,9 @@ class Store {
  public:
   // Opens (creating if needed) and migrates the database. `ticket_prefix` makes numbers like
   // SP-2026-000123.
+  // `schema_version` 0 migrates to the latest; tests pass an older one to build old stores.
   static Result<std::unique_ptr<Store>> open(const std::filesystem::path& path,
-                                             std::string ticket_prefix);
+                                             std::string ticket_prefix, int schema_version = 0);
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
@@ -132,8 +133,9 @@ class Store {
   // One transaction: records the mention as seen; unless it was seen before or is ignored,
   // opens a ticket, queues the acknowledgement made by `ack` (if ack is set), writes the
   // event; always advances the connector's cursor to mention.cursor (if non-empty).
+  // `ticket_prefix` overrides the store's prefix (an account's own numbering).
   Result<IngestOutcome> ingest(const Mention& mention, const Decision& decision, const DraftFn& ack,
-                               int64_t now_ms);
+                               int64_t now_ms, const std::string& ticket_prefix = "");
 
   Status set_cursor(const std::string& platform, const std::string& account,
                     const std::string& cursor, int64_t now_ms);
@@ -159,12 +161,14 @@ class Store {
   Result<std::vector<EventRow>> events(const std::string& number);
   Result<std::vector<OutboxRow>> outbox_for_ticket(const std::string& number);
   Result<StoreCounts> counts();
+  // A cheap read that fails when the store does (for /healthz; counts() scans tables).
+  Status ping();
 
  private:
   Store(sqlite3* db, std::string prefix);
   Status exec(const char* sql);
-  Status migrate();
-  Result<std::string> next_ticket_number(int64_t now_ms);
+  Status migrate(int target);
+  Result<std::string> next_ticket_number(int64_t now_ms, const std::string& prefix);
   Result<int64_t> queue_reply(const TicketRow& t, const std::string& kind, const ReplyDraft& d,
                               const std::string& in_reply_to, int64_t now_ms);
   Status add_event(int64_t ticket_id, int64_t at_ms, const std::string& actor,

@@ -72,33 +72,6 @@ std::chrono::milliseconds jittered(std::chrono::milliseconds d) {
       static_cast<int64_t>(static_cast<double>(d.count()) * dist(rng)));
 }
 
-// Removes our own @handle (with or without @domain) from the mention's text.
-std::string strip_self(std::string text, const std::string& self_username) {
-  if (self_username.empty()) return text;
-  std::string needle = "@" + self_username;
-  std::size_t pos = 0;
-  while ((pos = text.find(needle, pos)) != std::string::npos) {
-    std::size_t end = pos + needle.size();
-    auto word = [](char c) {
-      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-    };
-    if (end < text.size() && word(text[end])) {
-      pos = end;
-      continue;
-    }
-    if (end < text.size() && text[end] == '@') {
-      ++end;
-      while (end < text.size() && (word(text[end]) || text[end] == '.' || text[end] == '-')) ++end;
-    }
-    while (end < text.size() && text[end] == ' ') ++end;
-    text.erase(pos, end - pos);
-  }
-  auto first = text.find_first_not_of(" \n\t");
-  auto last = text.find_last_not_of(" \n\t");
-  if (first == std::string::npos) return {};
-  return text.substr(first, last - first + 1);
-}
-
 std::optional<Mention> from_object(const json::object& n, const std::string& account,
                                    const std::string& self_id, const std::string& self_username,
                                    std::string* why) {
@@ -107,7 +80,7 @@ std::optional<Mention> from_object(const json::object& n, const std::string& acc
     return std::nullopt;
   };
   std::string nid = str(n, "id");
-  if (!is_decimal(nid) && nid.empty()) return fail("notification without id");
+  if (!is_decimal(nid)) return fail("notification without a usable id");
   if (str(n, "type") != "mention") return fail("not a mention");
   auto st = n.find("status");
   if (st == n.end() || !st->value().is_object()) return fail("mention without status");
@@ -131,7 +104,7 @@ std::optional<Mention> from_object(const json::object& n, const std::string& acc
   if (auto b = author.find("bot"); b != author.end() && b->value().is_bool())
     m.author_is_bot = b->value().get_bool();
   m.author_is_self = !self_id.empty() && m.author_id == self_id;
-  m.text = strip_self(text::html_to_text(str(status, "content")), self_username);
+  m.text = text::remove_mentions_of(text::html_to_text(str(status, "content")), self_username);
   m.language = text::sanitize_utf8(str(status, "language"));
   if (m.language.size() > 35) m.language.clear();
   auto vis = parse_visibility(str(status, "visibility"));
@@ -329,11 +302,9 @@ asio::awaitable<bool> MastodonConnector::catch_up(MentionSink& sink) {
     if (reached || oldest_in_page.empty() || oldest_in_page == max_id) break;
     max_id = oldest_in_page;
   }
-  if (!reached && pages >= kMaxPagesPerPoll)
-    spdlog::warn(
-        "account={} more than {} notifications since the cursor; older ones may be "
-        "missed",
-        config_.name, kMaxPagesPerPoll * kPageLimit);
+  // Only a walk that reached the cursor may move it: otherwise there is a gap behind the
+  // oldest page read, and moving the cursor would skip it for good.
+  const bool contiguous = !cursor || reached;
   std::sort(fresh.begin(), fresh.end(), [](const json::object& a, const json::object& b) {
     return id_less(str(a, "id"), str(b, "id"));
   });
@@ -352,9 +323,54 @@ asio::awaitable<bool> MastodonConnector::catch_up(MentionSink& sink) {
       spdlog::debug("account={} notification {} skipped: {}", config_.name, str(n, "id"), why);
     }
   }
+  if (!contiguous)
+    for (auto& m : mentions) m.cursor.clear();
   if (!mentions.empty() && !(co_await sink.deliver(mentions))) co_return false;
+  if (!contiguous) {
+    spdlog::warn(
+        "account={} the walk back did not reach the cursor after {} page(s); reading "
+        "forward from the cursor",
+        config_.name, pages);
+    const std::string from = *cursor;
+    co_return co_await catch_up_forward(sink, from);
+  }
   if (!newest.empty() && (!cursor || id_less(*cursor, newest)))
     if (!(co_await sink.save_cursor(platform_, config_.name, newest))) co_return false;
+  co_return true;
+}
+
+asio::awaitable<bool> MastodonConnector::catch_up_forward(MentionSink& sink,
+                                                          const std::string& cursor) {
+  std::string from = cursor;
+  for (int page = 0; page < kMaxPagesPerPoll && !stopping_; ++page) {
+    // min_id: the page just after `from`, so each page joins the last and the cursor may move.
+    const auto req = authed("GET", "/api/v1/notifications?types%5B%5D=mention&limit=" +
+                                       std::to_string(kPageLimit) + "&min_id=" + from);
+    auto r = co_await reader_->request(req);
+    if (!r || r->status != 200) co_return false;
+    boost::system::error_code ec;
+    auto v = json::parse(r->body, ec);
+    if (ec || !v.is_array()) co_return false;
+    std::vector<json::object> items;
+    for (const auto& item : v.get_array())
+      if (item.is_object() && is_decimal(str(item.get_object(), "id")) &&
+          id_less(from, str(item.get_object(), "id")))
+        items.push_back(item.get_object());
+    if (items.empty()) co_return true;
+    std::sort(items.begin(), items.end(), [](const json::object& a, const json::object& b) {
+      return id_less(str(a, "id"), str(b, "id"));
+    });
+    std::vector<Mention> mentions;
+    for (const auto& n : items) {
+      std::string why;
+      if (auto m = from_object(n, config_.name, self_id_, self_acct_, &why))
+        mentions.push_back(std::move(*m));
+    }
+    if (!mentions.empty() && !(co_await sink.deliver(mentions))) co_return false;
+    const std::string newest = str(items.back(), "id");
+    if (!(co_await sink.save_cursor(platform_, config_.name, newest))) co_return false;
+    from = newest;
+  }
   co_return true;
 }
 

@@ -39,6 +39,8 @@ class MastodonConnector : public Connector {
   struct Stream;
   boost::asio::awaitable<bool> verify();
   boost::asio::awaitable<bool> catch_up(MentionSink& sink);
+  // Pages forward from `cursor` with min_id when walking back could not reach it.
+  boost::asio::awaitable<bool> catch_up_forward(MentionSink& sink, const std::string& cursor);
   boost::asio::awaitable<void> stream_loop(MentionSink& sink);
   boost::asio::awaitable<void> sleep(std::chrono::milliseconds d);
   HttpRequest authed(std::string method, std::string target) const;

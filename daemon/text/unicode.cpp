@@ -112,6 +112,34 @@ std::string_view grapheme_prefix(std::string_view s, std::size_t max_graphemes) 
   return s.substr(0, end);
 }
 
+std::string remove_mentions_of(std::string text, std::string_view username) {
+  if (!username.empty()) {
+    const std::string needle = "@" + std::string(username);
+    auto word = [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    };
+    std::size_t pos = 0;
+    while ((pos = text.find(needle, pos)) != std::string::npos) {
+      std::size_t end = pos + needle.size();
+      if ((end < text.size() && word(text[end])) || (pos > 0 && word(text[pos - 1]))) {
+        pos = end;
+        continue;
+      }
+      if (end < text.size() && text[end] == '@') {
+        ++end;
+        while (end < text.size() && (word(text[end]) || text[end] == '.' || text[end] == '-'))
+          ++end;
+      }
+      while (end < text.size() && text[end] == ' ') ++end;
+      text.erase(pos, end - pos);
+    }
+  }
+  auto first = text.find_first_not_of(" \n\t");
+  if (first == std::string::npos) return {};
+  auto last = text.find_last_not_of(" \n\t");
+  return text.substr(first, last - first + 1);
+}
+
 std::string neutralize(std::string_view s) {
   std::string in = nfc(s);
   std::string out;

@@ -20,6 +20,10 @@ std::size_t grapheme_count(std::string_view s);
 // The longest prefix of s with at most max_graphemes grapheme clusters.
 std::string_view grapheme_prefix(std::string_view s, std::size_t max_graphemes);
 
+// Removes every @username (with or without @domain) from a mention's text and trims it: our
+// own handle is noise in a ticket.
+std::string remove_mentions_of(std::string text, std::string_view username);
+
 // Text from outside (a department's resolution, a display name) made safe to put in a public
 // reply: '@' and '#' become their full-width forms, so it cannot mention a third party or add
 // a hashtag, and "://" is broken so it cannot become a link. Sanitised and NFC as well.

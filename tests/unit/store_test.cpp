@@ -184,6 +184,49 @@ TEST_F(StoreTest, DataSurvivesReopen) {
   EXPECT_EQ(**(*s)->cursor("mastodon", "songpa"), "100");
 }
 
+TEST_F(StoreTest, EachPrefixNumbersItsOwnTickets) {
+  auto a = store->ingest(sample("1"), roads(), ack(), 1)->ticket_number;
+  auto b = store->ingest(sample("2"), roads(), ack(), 2, "GN")->ticket_number;
+  auto c = store->ingest(sample("3"), roads(), ack(), 3, "GN")->ticket_number;
+  auto d = store->ingest(sample("4"), roads(), ack(), 4, "SP")->ticket_number;
+  EXPECT_EQ(a.substr(0, 3), "SP-");
+  EXPECT_EQ(a.substr(a.size() - 6), "000001");
+  EXPECT_EQ(b.substr(0, 3), "GN-");
+  EXPECT_EQ(b.substr(b.size() - 6), "000001");
+  EXPECT_EQ(c.substr(c.size() - 6), "000002");
+  EXPECT_EQ(d.substr(d.size() - 6), "000002");  // SP given explicitly is the default's sequence
+}
+
+TEST(StoreMigration, VersionOneStoreWithDataMigratesAndKeepsNumbering) {
+  TempDir dir;
+  const auto path = dir.path() / "v1.db";
+  constexpr int64_t kJune2026 = 1'780'272'000'000;
+  {
+    auto v1 = Store::open(path, "SP", 1);
+    ASSERT_TRUE(v1.ok()) << v1.error();
+    EXPECT_EQ((*v1)->schema_version().value(), 1);
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "INSERT INTO ticket_sequence VALUES (2026, 41);"
+                         "INSERT INTO tickets (number, platform, account, mention_id, author, "
+                         "author_acct, text, language, visibility, department, category, priority, "
+                         "rule, status, created_at, updated_at) VALUES ('SP-2026-000041', "
+                         "'mastodon', 'songpa', '99', 'a', 'a', '육교', 'ko', 0, 'roads', "
+                         "'footbridge', 1, 'footbridge', 'open', 1, 1);",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  auto latest = Store::open(path, "SP");
+  ASSERT_TRUE(latest.ok()) << latest.error();
+  EXPECT_EQ((*latest)->schema_version().value(), Store::schema_version_latest());
+  EXPECT_TRUE((*(*latest)->ticket("SP-2026-000041")).has_value());
+  auto next = (*latest)->ingest(sample("100"), roads(), ack(), kJune2026);
+  ASSERT_TRUE(next.ok()) << next.error();
+  EXPECT_EQ(next->ticket_number, "SP-2026-000042");
+}
+
 TEST(StoreOpen, RefusesADamagedFile) {
   TempDir dir;
   auto p = dir.write(

@@ -55,6 +55,13 @@ TEST(Unicode, NeutralizedTextCannotMentionTagOrLink) {
   EXPECT_EQ(neutralize("보수 완료"), "보수 완료");
 }
 
+TEST(Unicode, OwnHandleIsRemovedFromMentionText) {
+  EXPECT_EQ(remove_mentions_of("@songpaOK 육교에 구멍", "songpaOK"), "육교에 구멍");
+  EXPECT_EQ(remove_mentions_of("@songpaOK@city.example hi @songpaOK", "songpaOK"), "hi");
+  EXPECT_EQ(remove_mentions_of("@songpaOKfan hi", "songpaOK"), "@songpaOKfan hi");
+  EXPECT_EQ(remove_mentions_of("mail a@songpaOK", "songpaOK"), "mail a@songpaOK");
+}
+
 TEST(Html, StatusContentBecomesPlainText) {
   EXPECT_EQ(
       html_to_text("<p>@<span>songpaOK</span> 육교에 &lt;구멍&gt;이 &amp; 있어요<br />둘째 줄</p>"),

@@ -25,7 +25,12 @@ constexpr const char* kUsage =
     "usage: sotong-sandbox [--listen ADDR] [--port N] [--token TOKEN] [--handle NAME]\n"
     "                      [--max-characters N] [--rate-limit N] [--rate-window-seconds S]\n"
     "                      [--domain HOST] [--port-file PATH] [--log-level LEVEL]\n"
-    "The token may also come from SOTONG_SANDBOX_TOKEN. See sandbox/README.md.\n";
+    "                      [--x-handle NAME] [--x-consumer-key K] [--x-consumer-secret S]\n"
+    "                      [--x-token T] [--x-token-secret S] [--x-bearer B]\n"
+    "                      [--x-mentions-limit N] [--x-post-limit N] [--x-post-day-limit N]\n"
+    "The token may also come from SOTONG_SANDBOX_TOKEN, the X credentials from\n"
+    "SOTONG_SANDBOX_X_CONSUMER_KEY, _CONSUMER_SECRET, _TOKEN, _TOKEN_SECRET and _BEARER.\n"
+    "See sandbox/README.md.\n";
 
 std::optional<int64_t> to_int(std::string_view s, int64_t min, int64_t max) {
   int64_t v = 0;
@@ -62,6 +67,14 @@ int main(int argc, char** argv) {
   sotong::sandbox::ServerOptions options;
   if (const char* env = std::getenv("SOTONG_SANDBOX_TOKEN"); env != nullptr && *env != '\0') {
     options.token = env;
+  }
+  for (auto [name, field] :
+       {std::pair{"SOTONG_SANDBOX_X_CONSUMER_KEY", &options.x.consumer_key},
+        std::pair{"SOTONG_SANDBOX_X_CONSUMER_SECRET", &options.x.consumer_secret},
+        std::pair{"SOTONG_SANDBOX_X_TOKEN", &options.x.token},
+        std::pair{"SOTONG_SANDBOX_X_TOKEN_SECRET", &options.x.token_secret},
+        std::pair{"SOTONG_SANDBOX_X_BEARER", &options.x.bearer}}) {
+    if (const char* env = std::getenv(name); env != nullptr && *env != '\0') *field = env;
   }
   std::string port_file;
   std::string log_level = "info";
@@ -109,6 +122,25 @@ int main(int argc, char** argv) {
       port_file = value;
     } else if (arg == "--log-level") {
       log_level = value;
+    } else if (arg == "--x-handle") {
+      options.x.handle = value;
+      ok = valid_handle(value) && value.size() <= 15;
+    } else if (arg == "--x-consumer-key" || arg == "--x-consumer-secret" || arg == "--x-token" ||
+               arg == "--x-token-secret" || arg == "--x-bearer") {
+      std::string* field = arg == "--x-consumer-key"      ? &options.x.consumer_key
+                           : arg == "--x-consumer-secret" ? &options.x.consumer_secret
+                           : arg == "--x-token"           ? &options.x.token
+                           : arg == "--x-token-secret"    ? &options.x.token_secret
+                                                          : &options.x.bearer;
+      *field = value;
+      ok = !value.empty();
+    } else if (arg == "--x-mentions-limit" || arg == "--x-post-limit" ||
+               arg == "--x-post-day-limit") {
+      ok = (n = to_int(value, 0, 1'000'000'000)).has_value();
+      int64_t* field = arg == "--x-mentions-limit" ? &options.x.mentions_limit
+                       : arg == "--x-post-limit"   ? &options.x.post_limit
+                                                   : &options.x.post_day_limit;
+      if (ok) *field = *n;
     } else {
       std::cerr << "sotong-sandbox: unknown flag " << arg << "\n" << kUsage;
       return 2;

@@ -1,7 +1,7 @@
 // The sandbox's network side in one file: connection handling, routing of the Mastodon and
 // control APIs, and the streaming hub share the Impl's few fields (state, open streams,
-// connections), and the CMake target has two sources. Sections: helpers, connections and
-// streaming, Mastodon routes, control routes.
+// connections). The X API's logic lives in XApi; this file only carries its requests there.
+// Sections: helpers, connections and streaming, Mastodon routes, control routes.
 #include "sandbox/sandbox_server.hpp"
 
 #include <utf8proc.h>
@@ -38,6 +38,7 @@
 #include "daemon/text/unicode.hpp"
 #include "daemon/util/clock.hpp"
 #include "daemon/util/log.hpp"
+#include "sandbox/x_api.hpp"
 
 namespace sotong::sandbox {
 namespace {
@@ -295,7 +296,8 @@ class SandboxServer::Impl {
   explicit Impl(ServerOptions options)
       : options_(std::move(options)),
         acceptor_(ioc_),
-        state_(options_.state, [] { return now_ms(); }) {}
+        state_(options_.state, [] { return now_ms(); }),
+        x_api_(options_.x, [] { return now_ms(); }) {}
 
   // First member: destroyed last, after the coroutine frames it owns, whose destructors
   // touch only their own sockets (never the fields below).
@@ -325,6 +327,7 @@ class SandboxServer::Impl {
 
   Outcome handle(const Request& req);
   Outcome handle_api(const Request& req, std::string_view path, std::string_view query);
+  Outcome handle_x(const Request& req, std::string_view path);
   Response route_api(const Request& req, std::string_view path, const Params& query);
   Response get_notifications(const Request& req, const Params& query);
   Response post_status(const Request& req, const Params& query);
@@ -340,6 +343,7 @@ class SandboxServer::Impl {
   ServerOptions options_;
   tcp::acceptor acceptor_;
   SandboxState state_;
+  XApi x_api_;
   std::vector<std::weak_ptr<Connection>> connections_;
   std::vector<std::weak_ptr<StreamSession>> sessions_;
   int64_t stream_connects_total_ = 0;
@@ -654,7 +658,31 @@ SandboxServer::Impl::Outcome SandboxServer::Impl::handle(const Request& req) {
     return {error_response(req, http::status::bad_request, "Expected a WebSocket upgrade")};
   }
   if (path.starts_with("/api/")) return handle_api(req, path, query);
+  if (path.starts_with("/2/")) return handle_x(req, path);
   return {error_response(req, http::status::not_found, "Record not found")};
+}
+
+// The X API: queued faults first, as for /api/, then XApi.
+SandboxServer::Impl::Outcome SandboxServer::Impl::handle_x(const Request& req,
+                                                           std::string_view path) {
+  XRequest xreq{req.method_string(),
+                req.target(),
+                req[http::field::host],
+                req[http::field::authorization],
+                req[http::field::content_type],
+                req.body()};
+  auto fault = state_.take_fault(path);
+  if (fault == FaultKind::kLostAnswer) {
+    x_api_.handle(xreq);
+    return {Response{}, Outcome::Action::kReset};
+  }
+  if (fault == FaultKind::kHang) return {Response{}, Outcome::Action::kHang};
+  if (fault == FaultKind::kReset) return {Response{}, Outcome::Action::kReset};
+  XResponse out = fault ? x_api_.fault_response(*fault, xreq) : x_api_.handle(xreq);
+  Response res = make_response(static_cast<http::status>(out.status), std::move(out.body),
+                               kJsonType, req.version(), req.keep_alive());
+  for (auto& [name, value] : out.headers) res.set(name, value);
+  return {std::move(res)};
 }
 
 SandboxServer::Impl::Outcome SandboxServer::Impl::handle_api(const Request& req,
@@ -919,9 +947,16 @@ Response SandboxServer::Impl::handle_control(const Request& req, std::string_vie
     return method_is(http::verb::post) ? post_ratelimit(req) : wrong_method();
   }
   if (path == "/_sandbox/stats") return method_is(http::verb::get) ? stats(req) : wrong_method();
+  if (path.starts_with("/_sandbox/x/")) {
+    XRequest xreq{req.method_string(), req.target(), req[http::field::host], {}, {}, req.body()};
+    XResponse out = x_api_.handle_control(xreq, path);
+    return make_response(static_cast<http::status>(out.status), std::move(out.body), kJsonType,
+                         req.version(), req.keep_alive());
+  }
   if (path == "/_sandbox/reset") {
     if (!method_is(http::verb::post)) return wrong_method();
     state_.reset();
+    x_api_.reset();
     return ok(json::object{{"reset", true}});
   }
   return error_response(req, http::status::not_found, "Record not found");
@@ -1024,14 +1059,15 @@ Response SandboxServer::Impl::post_ratelimit(const Request& req) {
 
 Response SandboxServer::Impl::stats(const Request& req) {
   const Stats& s = state_.stats();
-  return json_response(req, http::status::ok,
-                       json::object{{"api_requests", s.api_requests},
-                                    {"posts", s.posts},
-                                    {"idempotent_replays", s.idempotent_replays},
-                                    {"rejected_posts", s.rejected_posts},
-                                    {"stream_connections", open_streams()},
-                                    {"stream_connects_total", stream_connects_total_},
-                                    {"faults_pending", state_.faults_pending()}});
+  json::object body{{"api_requests", s.api_requests},
+                    {"posts", s.posts},
+                    {"idempotent_replays", s.idempotent_replays},
+                    {"rejected_posts", s.rejected_posts},
+                    {"stream_connections", open_streams()},
+                    {"stream_connects_total", stream_connects_total_},
+                    {"faults_pending", state_.faults_pending()}};
+  for (const auto& kv : x_api_.stats_json()) body.insert(kv);
+  return json_response(req, http::status::ok, body);
 }
 
 // ---- Public face ----

@@ -1,7 +1,7 @@
 // SandboxServer: the HTTP/1.1 and WebSocket front of sotong-sandbox. It serves the subset of
-// the Mastodon REST and streaming API that sotong uses (JSON shapes from Mastodon's docs) and
-// the /_sandbox control API that tests and demos use to inject mentions and faults
-// (sandbox/README.md lists both).
+// the Mastodon REST and streaming API that sotong uses (JSON shapes from Mastodon's docs), the
+// X API v2 subset (XApi, under /2/) and the /_sandbox control API that tests and demos use to
+// inject mentions and faults (sandbox/README.md lists them all).
 //
 // Ownership and threads: the server owns its io_context, the listening socket, every
 // connection and the SandboxState. All work runs on the one thread that calls run(); stop()
@@ -21,6 +21,7 @@
 
 #include "daemon/util/result.hpp"
 #include "sandbox/sandbox_state.hpp"
+#include "sandbox/x_state.hpp"
 
 namespace sotong::sandbox {
 
@@ -31,6 +32,7 @@ struct ServerOptions {
   // Host name in rendered uri/url fields; empty means "<listen>:<port>".
   std::string domain;
   StateOptions state;
+  XOptions x;  // the X API v2 part (sandbox/x_api.hpp)
 };
 
 class SandboxServer {

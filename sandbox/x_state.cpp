@@ -1,5 +1,7 @@
 #include "sandbox/x_state.hpp"
 
+#include <cstdint>
+
 #include <utf8proc.h>
 
 #include <algorithm>
@@ -187,16 +189,17 @@ MentionsPage XState::mentions(uint64_t user_id, const MentionsQuery& q) const {
   MentionsPage page;
   if (user_id != self_id_) return page;
   // since_id and until_id take precedence over start_time and end_time.
-  std::optional<int64_t> start_ms = q.since_id ? std::nullopt : q.start_ms;
-  std::optional<int64_t> end_ms = q.until_id ? std::nullopt : q.end_ms;
+  // Plain values with sentinels: GCC 12 at -O2 misreads optional<int64_t> here as uninitialised.
+  const int64_t start_ms = !q.since_id && q.start_ms ? *q.start_ms : INT64_MIN;
+  const int64_t end_ms = !q.until_id && q.end_ms ? *q.end_ms : INT64_MAX;
   std::size_t reach = std::min(mentions_.size(), kMentionsReach);
   for (auto it = mentions_.rbegin(); it != mentions_.rbegin() + static_cast<std::ptrdiff_t>(reach);
        ++it) {
     uint64_t id = *it;
     const XPost& p = posts_.at(id);
-    if ((q.since_id && id <= *q.since_id) || (start_ms && p.created_at_ms < *start_ms)) break;
+    if ((q.since_id && id <= *q.since_id) || p.created_at_ms < start_ms) break;
     if ((q.until_id && id >= *q.until_id) || (q.before_id && id >= *q.before_id) ||
-        (end_ms && p.created_at_ms >= *end_ms)) {
+        p.created_at_ms >= end_ms) {
       continue;
     }
     if (page.ids.size() == q.max_results) {

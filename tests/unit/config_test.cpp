@@ -86,6 +86,68 @@ TEST(Config, BrokenYamlIsAnErrorNotACrash) {
   }
 }
 
+std::string x_account(const std::string& extra = "") {
+  return "ticket_prefix: SP\n"
+         "accounts:\n"
+         "  - name: songpa_x\n"
+         "    platform: x\n"
+         "    ticket_prefix: SPX\n"
+         "    consumer_key_file: ck\n"
+         "    consumer_secret_env: SOTONG_TEST_CS\n"
+         "    access_token_file: at\n"
+         "    access_token_secret_file: ats\n" +
+         extra +
+         "departments:\n"
+         "  roads: {token_sha256: " + kHash + "}\n";
+}
+
+TEST(Config, XAccountReadsEachSecretFromItsOwnSource) {
+  TempDir d;
+  d.write("ck", "consumer-key\n");
+  d.write("at", "access-token");
+  d.write("ats", "access-secret");
+  setenv("SOTONG_TEST_CS", "consumer-secret", 1);
+  auto c = load_config(d.write("sotong.yaml", x_account("    api_version: \"2.167\"\n")));
+  unsetenv("SOTONG_TEST_CS");
+  ASSERT_TRUE(c.ok()) << c.error();
+  const auto& a = c->accounts.at(0);
+  EXPECT_EQ(a.base_url, "https://api.x.com");
+  EXPECT_EQ(a.consumer_key, "consumer-key");
+  EXPECT_EQ(a.consumer_secret, "consumer-secret");
+  EXPECT_EQ(a.access_token_secret, "access-secret");
+  EXPECT_TRUE(a.bearer_token.empty());
+  EXPECT_EQ(a.x_api_version, "2.167");
+  EXPECT_EQ(a.ticket_prefix, "SPX");
+}
+
+TEST(Config, XAccountWithoutASecretOrWithMastodonFieldsIsAnError) {
+  TempDir d;
+  d.write("ck", "k");
+  d.write("at", "a");
+  d.write("ats", "s");
+  std::string without = x_account();
+  without.erase(without.find("    consumer_secret_env"), std::string("    consumer_secret_env: SOTONG_TEST_CS\n").size());
+  auto missing = load_config(d.write("sotong.yaml", without));
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().find("consumer_secret_file"), std::string::npos) << missing.error();
+  auto unset = load_config(d.write("sotong.yaml", x_account()));
+  ASSERT_FALSE(unset.ok());
+  EXPECT_NE(unset.error().find("SOTONG_TEST_CS is not set"), std::string::npos) << unset.error();
+  setenv("SOTONG_TEST_CS", "cs", 1);
+  auto wrong = load_config(d.write("sotong.yaml", x_account("    streaming: true\n")));
+  unsetenv("SOTONG_TEST_CS");
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_NE(wrong.error().find("streaming"), std::string::npos) << wrong.error();
+}
+
+TEST(Config, TwoDepartmentsWithOneTokenAreRefused) {
+  TempDir d;
+  d.write("token", "t");
+  auto c = load_config(d.write("sotong.yaml", good("  welfare: {token_sha256: " + kHash + "}\n")));
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().find("same token"), std::string::npos) << c.error();
+}
+
 TEST(Config, Sha256MatchesKnownVector) {
   EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }

@@ -127,7 +127,11 @@ asio::awaitable<Result<HttpResponse>> HttpClient::attempt(const HttpRequest& req
   hreq.method_string(req.method);
   hreq.target(endpoint_.path_prefix + req.target);
   hreq.version(11);
-  hreq.set(http::field::host, endpoint_.host);
+  // RFC 9110: the port belongs in Host unless it is the scheme's default (OAuth 1.0a
+  // signatures cover it too).
+  const bool default_port = endpoint_.port == (endpoint_.tls ? "443" : "80");
+  hreq.set(http::field::host,
+           default_port ? endpoint_.host : endpoint_.host + ":" + endpoint_.port);
   hreq.set(http::field::user_agent, "sotong/0.1");
   for (const auto& [k, v] : req.headers) hreq.set(k, v);
   hreq.body() = req.body;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "connectors/mastodon/mastodon_connector.hpp"
+#include "connectors/x/x_connector.hpp"
 #include "daemon/hook_server.hpp"
 #include "daemon/sender.hpp"
 #include "daemon/util/log.hpp"
@@ -74,12 +75,10 @@ int run_daemon(const DaemonOptions& options, std::shared_ptr<const Runtime> runt
   std::vector<std::unique_ptr<Sender>> senders;
   SenderOptions sopt{cfg.sender_initial_backoff, cfg.sender_max_backoff};
   for (const auto& acc : cfg.accounts) {
-    if (acc.platform != "mastodon") {
-      spdlog::critical("account={}: platform {} is not supported by this build", acc.name,
-                       acc.platform);
-      return 1;
-    }
-    connectors.push_back(std::make_unique<mastodon::MastodonConnector>(ex, acc, tls));
+    if (acc.platform == "x")
+      connectors.push_back(std::make_unique<x::XConnector>(ex, acc, tls));
+    else
+      connectors.push_back(std::make_unique<mastodon::MastodonConnector>(ex, acc, tls));
     pipeline.add_connector(connectors.back().get());
     senders.push_back(std::make_unique<Sender>(ex, store_thread, *connectors.back(), sopt));
   }

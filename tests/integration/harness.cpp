@@ -201,6 +201,33 @@ std::string Fixture::mention(const std::string& author, const std::string& text,
   return std::string(r.json().as_object().at("id").as_string());
 }
 
+const std::vector<std::string>& Fixture::x_sandbox_args() {
+  static const std::vector<std::string> kArgs{
+      "--x-consumer-key", "it-ck", "--x-consumer-secret", "it-cs",
+      "--x-token",        "it-at", "--x-token-secret",    "it-ats"};
+  return kArgs;
+}
+
+std::string Fixture::x_mention(const std::string& author, const std::string& text,
+                               const std::string& lang) {
+  json::object o;
+  o["author"] = author;
+  o["text"] = text;
+  o["lang"] = lang;
+  auto r = control("POST", "/_sandbox/x/mentions", json::serialize(o));
+  if (r.status != 200) throw std::runtime_error("X mention injection failed: " + r.body);
+  return std::string(r.json().as_object().at("id").as_string());
+}
+
+std::vector<json::object> Fixture::x_posts() {
+  auto r = control("GET", "/_sandbox/x/posts");
+  std::vector<json::object> out;
+  auto v = r.json();
+  if (v.is_array())
+    for (auto& p : v.as_array()) out.push_back(p.as_object());
+  return out;
+}
+
 std::vector<json::object> Fixture::posts() {
   auto r = control("GET", "/_sandbox/posts");
   std::vector<json::object> out;
@@ -230,14 +257,32 @@ void Fixture::write_config(const DaemonSettings& s) {
     << "log_level: debug\n"
     << "hook:\n  listen: 127.0.0.1\n  port: 0\n  max_body_bytes: 4096\n"
     << "sender:\n  initial_backoff_ms: 100\n  max_backoff_ms: 2000\n"
-    << "accounts:\n"
-    << "  - name: songpa\n    platform: mastodon\n"
-    << "    base_url: http://127.0.0.1:" << sandbox_port_ << "\n"
-    << "    token_file: mastodon.token\n"
-    << "    streaming: " << (s.streaming ? "true" : "false") << "\n"
-    << "    poll_interval_seconds: " << s.poll_interval_seconds << "\n"
-    << "    request_timeout_seconds: " << s.request_timeout_seconds << "\n"
-    << "departments:\n";
+    << "accounts:\n";
+  if (s.mastodon)
+    y << "  - name: songpa\n    platform: mastodon\n"
+      << "    base_url: http://127.0.0.1:" << sandbox_port_ << "\n"
+      << "    token_file: mastodon.token\n"
+      << "    streaming: " << (s.streaming ? "true" : "false") << "\n"
+      << "    poll_interval_seconds: " << s.poll_interval_seconds << "\n"
+      << "    request_timeout_seconds: " << s.request_timeout_seconds << "\n";
+  if (s.x) {
+    const auto& a = x_sandbox_args();
+    std::ofstream(dir() / "x.consumer_key") << a[1] << "\n";
+    std::ofstream(dir() / "x.consumer_secret") << a[3] << "\n";
+    std::ofstream(dir() / "x.access_token") << a[5] << "\n";
+    std::ofstream(dir() / "x.access_token_secret") << a[7] << "\n";
+    y << "  - name: songpa_x\n    platform: x\n"
+      << "    base_url: http://127.0.0.1:" << sandbox_port_ << "\n"
+      << "    ticket_prefix: SPX\n"
+      << "    consumer_key_file: x.consumer_key\n"
+      << "    consumer_secret_file: x.consumer_secret\n"
+      << "    access_token_file: x.access_token\n"
+      << "    access_token_secret_file: x.access_token_secret\n"
+      << "    mentions_per_window: " << s.x_mentions_per_window << "\n"
+      << "    poll_interval_seconds: " << s.poll_interval_seconds << "\n"
+      << "    request_timeout_seconds: " << s.request_timeout_seconds << "\n";
+  }
+  y << "departments:\n";
   for (const auto& [id, tok] : department_tokens())
     y << "  " << id << ":\n    token_sha256: " << sha256_hex(tok) << "\n";
   y << s.extra_yaml;

@@ -56,8 +56,11 @@ struct DaemonSettings {
   bool streaming = true;
   int poll_interval_seconds = 1;
   int request_timeout_seconds = 2;
-  std::string extra_yaml;  // appended to the config
-  std::string rules_dir;   // default: the shipped rules/
+  std::string extra_yaml;           // appended to the config
+  std::string rules_dir;            // default: the shipped rules/
+  bool mastodon = true;             // a Mastodon account "songpa" (ticket prefix SP)
+  bool x = false;                   // an X account "songpa_x" (ticket prefix SPX)
+  int x_mentions_per_window = 900;  // fast polling against the sandbox
 };
 
 class Fixture {
@@ -73,6 +76,12 @@ class Fixture {
                       const std::string& visibility = "public", const std::string& language = "ko",
                       const std::string& extra_json = "");
   std::vector<boost::json::object> posts();
+  // The same on the sandbox's X API.
+  std::string x_mention(const std::string& author, const std::string& text,
+                        const std::string& lang = "ko");
+  std::vector<boost::json::object> x_posts();
+  // The sandbox's X credentials (OAuth 1.0a user context).
+  static const std::vector<std::string>& x_sandbox_args();
   void fault(const std::string& kind, int count, const std::string& path_prefix = "");
   HttpResult control(const std::string& method, const std::string& target,
                      const std::string& body = "");

@@ -98,7 +98,8 @@ std::string x_account(const std::string& extra = "") {
          "    access_token_secret_file: ats\n" +
          extra +
          "departments:\n"
-         "  roads: {token_sha256: " + kHash + "}\n";
+         "  roads: {token_sha256: " +
+         kHash + "}\n";
 }
 
 TEST(Config, XAccountReadsEachSecretFromItsOwnSource) {
@@ -126,7 +127,8 @@ TEST(Config, XAccountWithoutASecretOrWithMastodonFieldsIsAnError) {
   d.write("at", "a");
   d.write("ats", "s");
   std::string without = x_account();
-  without.erase(without.find("    consumer_secret_env"), std::string("    consumer_secret_env: SOTONG_TEST_CS\n").size());
+  without.erase(without.find("    consumer_secret_env"),
+                std::string("    consumer_secret_env: SOTONG_TEST_CS\n").size());
   auto missing = load_config(d.write("sotong.yaml", without));
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.error().find("consumer_secret_file"), std::string::npos) << missing.error();

@@ -1,0 +1,104 @@
+// sotongd against the sandbox's X API v2, and an X and a Mastodon account in one daemon.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <regex>
+
+#include "harness.hpp"
+
+namespace sotong::test_support {
+namespace {
+
+namespace json = boost::json;
+
+std::string str(const json::object& o, const char* k) {
+  auto it = o.find(k);
+  return it != o.end() && it->value().is_string() ? std::string(it->value().as_string())
+                                                  : std::string();
+}
+
+std::vector<json::object> x_replies_to(Fixture& f, const std::string& id) {
+  std::vector<json::object> out;
+  for (auto& p : f.x_posts())
+    if (str(p, "in_reply_to_id") == id) out.push_back(p);
+  return out;
+}
+
+class OnX : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    if (HasFailure()) f.dump_logs();
+  }
+  void start(bool with_mastodon) {
+    f.start_sandbox(Fixture::x_sandbox_args());
+    DaemonSettings s;
+    s.x = true;
+    s.mastodon = with_mastodon;
+    f.write_config(s);
+    f.start_daemon();
+  }
+  bool wait_x_posts(std::size_t n) {
+    return wait_until([&] { return f.x_posts().size() >= n; }, std::chrono::seconds(20));
+  }
+  Fixture f;
+};
+
+TEST_F(OnX, MentionIsAcknowledgedInItsThreadWithTheAccountsOwnTicketNumbers) {
+  start(false);
+  auto id = f.x_mention("rea_citizen", "@songpaOK 만리재로 육교에 구멍이 두 군데 났어요");
+  ASSERT_TRUE(wait_x_posts(1));
+  auto r = x_replies_to(f, id);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(str(r[0], "text").rfind("@rea_citizen ", 0), 0u) << str(r[0], "text");
+  EXPECT_TRUE(std::regex_search(str(r[0], "text"), std::regex("SPX-[0-9]{4}-000001")))
+      << str(r[0], "text");
+}
+
+TEST_F(OnX, ClosingPostsTheFollowUpInTheThread) {
+  start(false);
+  auto id = f.x_mention("rea_citizen", "@songpaOK 육교 계단에 구멍이 있어요");
+  ASSERT_TRUE(wait_x_posts(1));
+  auto ticket = f.ticket_for_mention(id);
+  ASSERT_FALSE(ticket.empty());
+  auto r = f.hook("POST", "/v1/tickets/" + ticket + "/close",
+                  Fixture::department_tokens().at("roads"), R"({"resolution":"보수 완료"})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_TRUE(wait_x_posts(2));
+  auto replies = x_replies_to(f, id);
+  ASSERT_EQ(replies.size(), 2u);
+  EXPECT_NE(str(replies[1], "text").find("보수 완료"), std::string::npos);
+}
+
+TEST_F(OnX, LostAnswerIsRecordedThroughDuplicateContentNotPostedTwice) {
+  start(false);
+  f.fault("lost_answer", 1, "/2/tweets");
+  auto id = f.x_mention("dup_citizen", "@songpaOK 버스 정류장 안내판이 꺼졌어요");
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto stats = f.control("GET", "/_sandbox/stats").json();
+        return stats.is_object() && stats.as_object().contains("x_duplicates_rejected") &&
+               stats.as_object().at("x_duplicates_rejected").to_number<int>() >= 1;
+      },
+      std::chrono::seconds(20)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(x_replies_to(f, id).size(), 1u);
+  auto ticket = f.ticket_for_mention(id);
+  auto t = f.hook("GET", "/v1/tickets/" + ticket, Fixture::department_tokens().at("transport"));
+  EXPECT_EQ(t.status, 200);
+}
+
+TEST_F(OnX, XAndMastodonAccountsRunTogether) {
+  start(true);
+  auto x_id = f.x_mention("x_citizen", "@songpaOK 택시 승차 거부를 당했어요");
+  auto m_id = f.mention("m_citizen", "지하철 엘리베이터가 고장났어요");
+  ASSERT_TRUE(wait_x_posts(1));
+  ASSERT_TRUE(f.wait_for_posts(1));
+  EXPECT_EQ(x_replies_to(f, x_id).size(), 1u);
+  EXPECT_EQ(f.replies_to(m_id).size(), 1u);
+  EXPECT_TRUE(std::regex_search(str(f.replies_to(m_id).at(0), "text"), std::regex("SP-[0-9]{4}-")));
+  EXPECT_TRUE(
+      std::regex_search(str(x_replies_to(f, x_id).at(0), "text"), std::regex("SPX-[0-9]{4}-")));
+}
+
+}  // namespace
+}  // namespace sotong::test_support

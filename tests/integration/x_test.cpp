@@ -2,7 +2,9 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <map>
 #include <regex>
+#include <thread>
 
 #include "harness.hpp"
 
@@ -85,6 +87,35 @@ TEST_F(OnX, LostAnswerIsRecordedThroughDuplicateContentNotPostedTwice) {
   auto ticket = f.ticket_for_mention(id);
   auto t = f.hook("GET", "/v1/tickets/" + ticket, Fixture::department_tokens().at("transport"));
   EXPECT_EQ(t.status, 200);
+}
+
+TEST_F(OnX, SpentPostingBudgetWaitsForTheResetAndUrgentGoesFirst) {
+  start(false);
+  auto limit = f.control("POST", "/_sandbox/x/ratelimit", R"({"post_limit":1,"window_seconds":3})");
+  ASSERT_EQ(limit.status, 200) << limit.body;
+  std::vector<std::string> normal;
+  for (int i = 0; i < 3; ++i)
+    normal.push_back(
+        f.x_mention("n" + std::to_string(i), "@songpaOK 가로등이 꺼졌어요 " + std::to_string(i)));
+  auto urgent = f.x_mention("parent", "@songpaOK 아이를 잃어버렸어요 도와주세요");
+  ASSERT_TRUE(wait_until([&] { return f.x_posts().size() >= 4; }, std::chrono::seconds(30)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  auto posts = f.x_posts();
+  ASSERT_EQ(posts.size(), 4u);
+  std::map<std::string, int> count;
+  for (const auto& p : posts) ++count[str(p, "in_reply_to_id")];
+  for (const auto& id : normal) EXPECT_EQ(count[id], 1);
+  EXPECT_EQ(count[urgent], 1);
+  // One post per 3 s window: the budget was honoured, not hammered.
+  for (std::size_t i = 1; i < posts.size(); ++i)
+    EXPECT_GE(posts[i].at("received_at_ms").to_number<int64_t>() -
+                  posts[i - 1].at("received_at_ms").to_number<int64_t>(),
+              2000);
+  // The urgent reply did not wait behind the normal ones still queued.
+  std::size_t urgent_at = 0;
+  for (std::size_t i = 0; i < posts.size(); ++i)
+    if (str(posts[i], "in_reply_to_id") == urgent) urgent_at = i;
+  EXPECT_LE(urgent_at, 1u);
 }
 
 TEST_F(OnX, XAndMastodonAccountsRunTogether) {

@@ -2,11 +2,64 @@
 
 #include <set>
 
+#include "connectors/mastodon/status_length.hpp"
+#include "connectors/x/tweet_length.hpp"
 #include "daemon/text/unicode.hpp"
 #include "daemon/util/clock.hpp"
 #include "daemon/util/log.hpp"
 
 namespace sotong {
+
+namespace {
+
+// The longest values a reply can carry, for checking every template variant at load.
+constexpr std::size_t kWorstAuthorMastodon = 30;  // Mastodon's username limit
+constexpr std::size_t kWorstAuthorX = 15;         // X's username limit
+constexpr std::size_t kWorstCategory = 24;
+// Mastodon's default; an instance's own limit is only known once connected.
+constexpr std::size_t kMastodonDefaultLimit = 500;
+
+Status check_reply_lengths(const Runtime& rt) {
+  for (const auto& acc : rt.config.accounts) {
+    const bool on_x = acc.platform == "x";
+    const std::string author(on_x ? kWorstAuthorX : kWorstAuthorMastodon, 'W');
+    const std::string prefix =
+        acc.ticket_prefix.empty() ? rt.config.ticket_prefix : acc.ticket_prefix;
+    for (const auto& lang : rt.templates.languages()) {
+      std::string department;
+      for (const auto& [id, d] : rt.config.departments) {
+        std::string name = rt.config.department_name(id, lang);
+        if (text::grapheme_count(name) > text::grapheme_count(department)) department = name;
+      }
+      TemplateVars vars{{"author", author},
+                        {"ticket", prefix + "-2026-9999999"},
+                        {"department", department},
+                        {"category", std::string(kWorstCategory, 'w')},
+                        {"resolution", "."}};
+      for (const auto& key : rt.templates.keys(lang)) {
+        for (std::size_t i = 0; i < rt.templates.variant_count(key, lang); ++i) {
+          auto body = rt.templates.render_variant(key, lang, vars, i);
+          if (!body) return Error{body.error()};
+          const std::string text = "@" + author + " " + *body;
+          const std::size_t length =
+              on_x ? static_cast<std::size_t>(x::parse_tweet(text).weighted_length)
+                   : mastodon::status_length(text);
+          const bool fits = on_x ? x::parse_tweet(text).valid : length <= kMastodonDefaultLimit;
+          if (!fits)
+            return Error{(rt.config.templates_dir / (lang + ".yaml")).string() + ": template \"" +
+                         key + "\" variant " + std::to_string(i + 1) + " can be " +
+                         std::to_string(length) + " characters long on " + acc.platform +
+                         " (account " + acc.name + ", limit " +
+                         (on_x ? std::string("280") : std::to_string(kMastodonDefaultLimit)) +
+                         ") with the longest names; shorten it"};
+        }
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
 
 Result<std::shared_ptr<const Runtime>> load_runtime(const std::filesystem::path& config_path) {
   auto cfg = load_config(config_path);
@@ -27,6 +80,7 @@ Result<std::shared_ptr<const Runtime>> load_runtime(const std::filesystem::path&
   rt->config = std::move(*cfg);
   rt->rules = std::move(*rules);
   rt->templates = std::move(*templates);
+  if (auto s = check_reply_lengths(*rt); !s) return Error{s.error()};
   return std::shared_ptr<const Runtime>(std::move(rt));
 }
 

@@ -238,6 +238,27 @@ bool TemplateSet::has_key(std::string_view key) const {
 
 Result<std::string> TemplateSet::render(std::string_view key, std::string_view language,
                                         const TemplateVars& vars, std::string_view seed) const {
+  return render_variant(key, language, vars, static_cast<std::size_t>(fnv1a64(seed)));
+}
+
+std::vector<std::string> TemplateSet::keys(std::string_view language) const {
+  std::vector<std::string> out;
+  if (const auto l = texts_.find(language); l != texts_.end())
+    for (const auto& [k, v] : l->second) out.push_back(k);
+  return out;
+}
+
+std::size_t TemplateSet::variant_count(std::string_view key, std::string_view language) const {
+  for (const std::string& lang : {resolve_language(language), fallback_}) {
+    const auto l = texts_.find(lang);
+    if (l == texts_.end()) continue;
+    if (const auto k = l->second.find(key); k != l->second.end()) return k->second.size();
+  }
+  return 0;
+}
+
+Result<std::string> TemplateSet::render_variant(std::string_view key, std::string_view language,
+                                                const TemplateVars& vars, std::size_t index) const {
   const std::vector<std::string>* found = nullptr;
   std::string used;
   for (const std::string& lang : {resolve_language(language), fallback_}) {
@@ -253,7 +274,7 @@ Result<std::string> TemplateSet::render(std::string_view key, std::string_view l
     return Error{"no template \"" + std::string(key) + "\" for language \"" +
                  std::string(language) + "\" or the fallback \"" + fallback_ + "\""};
   }
-  const std::string& tpl = (*found)[fnv1a64(seed) % found->size()];
+  const std::string& tpl = (*found)[index % found->size()];
   auto pieces = split(tpl);
   if (!pieces) return Error{"template \"" + std::string(key) + "\": " + pieces.error()};
   std::string out;

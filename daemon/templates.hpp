@@ -39,6 +39,12 @@ class TemplateSet {
                              const TemplateVars& vars, std::string_view seed) const;
 
   std::vector<std::string> languages() const;
+  // The keys a language defines itself (not through the fallback).
+  std::vector<std::string> keys(std::string_view language) const;
+  std::size_t variant_count(std::string_view key, std::string_view language) const;
+  // Renders variant number `index` (modulo the count): for checking every variant at load.
+  Result<std::string> render_variant(std::string_view key, std::string_view language,
+                                     const TemplateVars& vars, std::size_t index) const;
 
  private:
   // language -> key -> variants

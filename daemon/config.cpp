@@ -133,9 +133,13 @@ Result<AccountConfig> parse_account(const Ctx& c, const YAML::Node& n, const fs:
   if (!platform) return Error{platform.error()};
   if (*platform != "mastodon" && *platform != "x")
     return c.err(n["platform"], "platform must be mastodon or x");
-  std::set<std::string> known{
-      "name",         "platform", "base_url", "poll_interval_seconds", "request_timeout_seconds",
-      "ticket_prefix"};
+  std::set<std::string> known{"name",
+                              "platform",
+                              "base_url",
+                              "poll_interval_seconds",
+                              "request_timeout_seconds",
+                              "ticket_prefix",
+                              "templates_dir"};
   if (*platform == "mastodon") {
     known.merge(secret_fields({"token"}));
     known.insert("streaming");
@@ -162,6 +166,11 @@ Result<AccountConfig> parse_account(const Ctx& c, const YAML::Node& n, const fs:
       return c.err(n["base_url"],
                    "base_url must start with https:// (or http:// for a local sandbox)");
     a.base_url = *url;
+  }
+  if (n["templates_dir"]) {
+    auto t = scalar(c, n["templates_dir"], "templates_dir");
+    if (!t) return Error{t.error()};
+    a.templates_dir = base / *t;
   }
   if (n["ticket_prefix"]) {
     auto p = scalar(c, n["ticket_prefix"], "ticket_prefix");

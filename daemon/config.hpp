@@ -16,10 +16,11 @@
 namespace sotong {
 
 struct AccountConfig {
-  std::string name;           // our name for the account, e.g. "songpa"
-  std::string platform;       // "mastodon" or "x"
-  std::string base_url;       // e.g. https://mastodon.example; X: https://api.x.com
-  std::string ticket_prefix;  // empty: the configuration's
+  std::string name;                     // our name for the account, e.g. "songpa"
+  std::string platform;                 // "mastodon" or "x"
+  std::string base_url;                 // e.g. https://mastodon.example; X: https://api.x.com
+  std::string ticket_prefix;            // empty: the configuration's
+  std::filesystem::path templates_dir;  // empty: the configuration's
   // Secrets, resolved at load; never logged.
   std::string token;  // Mastodon access token
   std::string consumer_key, consumer_secret, access_token, access_token_secret;  // X, OAuth 1.0a

@@ -25,7 +25,8 @@ Status check_reply_lengths(const Runtime& rt) {
     const std::string author(on_x ? kWorstAuthorX : kWorstAuthorMastodon, 'W');
     const std::string prefix =
         acc.ticket_prefix.empty() ? rt.config.ticket_prefix : acc.ticket_prefix;
-    for (const auto& lang : rt.templates.languages()) {
+    const TemplateSet& templates = rt.templates_for(acc.name);
+    for (const auto& lang : templates.languages()) {
       std::string department;
       for (const auto& [id, d] : rt.config.departments) {
         std::string name = rt.config.department_name(id, lang);
@@ -36,9 +37,9 @@ Status check_reply_lengths(const Runtime& rt) {
                         {"department", department},
                         {"category", std::string(kWorstCategory, 'w')},
                         {"resolution", "."}};
-      for (const auto& key : rt.templates.keys(lang)) {
-        for (std::size_t i = 0; i < rt.templates.variant_count(key, lang); ++i) {
-          auto body = rt.templates.render_variant(key, lang, vars, i);
+      for (const auto& key : templates.keys(lang)) {
+        for (std::size_t i = 0; i < templates.variant_count(key, lang); ++i) {
+          auto body = templates.render_variant(key, lang, vars, i);
           if (!body) return Error{body.error()};
           const std::string text = "@" + author + " " + *body;
           const std::size_t length =
@@ -46,10 +47,10 @@ Status check_reply_lengths(const Runtime& rt) {
                    : mastodon::status_length(text);
           const bool fits = on_x ? x::parse_tweet(text).valid : length <= kMastodonDefaultLimit;
           if (!fits)
-            return Error{(rt.config.templates_dir / (lang + ".yaml")).string() + ": template \"" +
-                         key + "\" variant " + std::to_string(i + 1) + " can be " +
-                         std::to_string(length) + " characters long on " + acc.platform +
-                         " (account " + acc.name + ", limit " +
+            return Error{(rt.templates_dir_for(acc.name) / (lang + ".yaml")).string() +
+                         ": template \"" + key + "\" variant " + std::to_string(i + 1) +
+                         " can be " + std::to_string(length) + " characters long on " +
+                         acc.platform + " (account " + acc.name + ", limit " +
                          (on_x ? std::string("280") : std::to_string(kMastodonDefaultLimit)) +
                          ") with the longest names; shorten it"};
         }
@@ -80,6 +81,17 @@ Result<std::shared_ptr<const Runtime>> load_runtime(const std::filesystem::path&
   rt->config = std::move(*cfg);
   rt->rules = std::move(*rules);
   rt->templates = std::move(*templates);
+  for (const auto& acc : rt->config.accounts) {
+    if (acc.templates_dir.empty()) continue;
+    auto own = TemplateSet::load_dir(acc.templates_dir, rt->config.fallback_language);
+    if (!own) return Error{"account " + acc.name + ": " + own.error()};
+    for (const auto& k : rt->rules.template_keys())
+      if (!own->has_key(k))
+        return Error{"account " + acc.name + ": rules name template \"" + k + "\", which " +
+                     acc.templates_dir.string() + " does not define"};
+    rt->account_templates.emplace(acc.name, std::move(*own));
+    rt->account_templates_dir.emplace(acc.name, acc.templates_dir);
+  }
   if (auto s = check_reply_lengths(*rt); !s) return Error{s.error()};
   return std::shared_ptr<const Runtime>(std::move(rt));
 }
@@ -87,7 +99,8 @@ Result<std::shared_ptr<const Runtime>> load_runtime(const std::filesystem::path&
 Result<ReplyDraft> render_reply(const Runtime& rt, const std::string& key, const TicketRow& t,
                                 const FitFn& fit) {
   ReplyDraft d;
-  d.language = rt.templates.resolve_language(t.language);
+  const TemplateSet& templates = rt.templates_for(t.account);
+  d.language = templates.resolve_language(t.language);
   TemplateVars vars{
       {"author", text::neutralize(t.author)},
       {"ticket", t.number},
@@ -95,7 +108,7 @@ Result<ReplyDraft> render_reply(const Runtime& rt, const std::string& key, const
       {"category", t.category},
       {"resolution", text::neutralize(t.resolution)},
   };
-  auto body = rt.templates.render(key, d.language, vars, t.number);
+  auto body = templates.render(key, d.language, vars, t.number);
   if (!body) return Error{body.error()};
   // The citizen's address comes first so the platform notifies them; never their text.
   std::string prefix = "@" + t.author_acct + " ";

@@ -23,6 +23,18 @@ struct Runtime {
   Config config;
   RuleSet rules;
   TemplateSet templates;
+  // Accounts with their own templates_dir (a district's handle with its own voice).
+  std::map<std::string, TemplateSet, std::less<>> account_templates;
+  std::map<std::string, std::filesystem::path, std::less<>> account_templates_dir;
+
+  const TemplateSet& templates_for(std::string_view account) const {
+    auto it = account_templates.find(account);
+    return it == account_templates.end() ? templates : it->second;
+  }
+  const std::filesystem::path& templates_dir_for(std::string_view account) const {
+    auto it = account_templates_dir.find(account);
+    return it == account_templates_dir.end() ? config.templates_dir : it->second;
+  }
 };
 
 // Loads config, rules and templates and checks them against each other.

@@ -57,5 +57,33 @@ TEST(Runtime, TemplateThatCanOverflowOnXIsRefusedAtLoad) {
   EXPECT_NE(rt.error().find("on x"), std::string::npos) << rt.error();
 }
 
+TEST(Runtime, AnAccountWithItsOwnTemplatesSpeaksWithThem) {
+  TempDir d;
+  d.write("s", "secret");
+  std::filesystem::create_directories(d.path() / "gangnam");
+  std::filesystem::copy(SOTONG_SOURCE_DIR "/templates/en.yaml", d.path() / "gangnam/en.yaml");
+  std::ofstream(d.path() / "gangnam/ko.yaml")
+      << "language: ko\ntemplates:\n  ack: \"강남구입니다. {{ticket}}\"\n"
+         "  ack_urgent: \"112 {{ticket}}\"\n  followup: \"{{ticket}} {{resolution}}\"\n";
+  std::string y = config_with_x(SOTONG_SOURCE_DIR "/templates");
+  y.insert(y.find("departments:"), "    templates_dir: gangnam\n");
+  auto rt = load_runtime(d.write("sotong.yaml", y));
+  ASSERT_TRUE(rt.ok()) << rt.error();
+  TicketRow t;
+  t.number = "SP-2026-000001";
+  t.author = "citizen";
+  t.author_acct = "citizen";
+  t.language = "ko";
+  t.department = "roads";
+  t.account = "songpa_x";
+  auto own = render_reply(**rt, "ack", t, nullptr);
+  ASSERT_TRUE(own.ok()) << own.error();
+  EXPECT_EQ(own->text, "@citizen 강남구입니다. SP-2026-000001");
+  t.account = "another";
+  auto shared = render_reply(**rt, "ack", t, nullptr);
+  ASSERT_TRUE(shared.ok());
+  EXPECT_EQ(shared->text.find("강남구입니다"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace sotong

@@ -279,6 +279,7 @@ void Fixture::write_config(const DaemonSettings& s) {
       << "    access_token_file: x.access_token\n"
       << "    access_token_secret_file: x.access_token_secret\n"
       << "    mentions_per_window: " << s.x_mentions_per_window << "\n"
+      << "    posts_per_window: " << s.x_posts_per_window << "\n"
       << "    poll_interval_seconds: " << s.poll_interval_seconds << "\n"
       << "    request_timeout_seconds: " << s.request_timeout_seconds << "\n";
   }

@@ -61,6 +61,7 @@ struct DaemonSettings {
   bool mastodon = true;             // a Mastodon account "songpa" (ticket prefix SP)
   bool x = false;                   // an X account "songpa_x" (ticket prefix SPX)
   int x_mentions_per_window = 900;  // fast polling against the sandbox
+  int x_posts_per_window = 1000;
 };
 
 class Fixture {

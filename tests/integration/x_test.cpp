@@ -118,6 +118,27 @@ TEST_F(OnX, SpentPostingBudgetWaitsForTheResetAndUrgentGoesFirst) {
   EXPECT_LE(urgent_at, 1u);
 }
 
+TEST_F(OnX, MentionsWhileDownArePagedBackToTheCursorAndEachAnsweredOnce) {
+  start(false);
+  ASSERT_EQ(f.control("POST", "/_sandbox/x/ratelimit", R"({"post_limit":0})").status, 200);
+  auto first = f.x_mention("before", "@songpaOK 버스가 안 와요");
+  ASSERT_TRUE(wait_x_posts(1));
+  f.stop_daemon();
+  // 230 mentions: three pages of at most 100, newest first, back to the stored cursor.
+  std::vector<std::string> ids;
+  for (int i = 0; i < 230; ++i)
+    ids.push_back(
+        f.x_mention("p" + std::to_string(i), "@songpaOK 가로등 고장 " + std::to_string(i)));
+  f.start_daemon();
+  ASSERT_TRUE(wait_until([&] { return f.x_posts().size() >= 231; }, std::chrono::seconds(60)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  std::map<std::string, int> count;
+  for (const auto& p : f.x_posts()) ++count[str(p, "in_reply_to_id")];
+  EXPECT_EQ(count[first], 1);
+  for (const auto& id : ids) EXPECT_EQ(count[id], 1) << id;
+  EXPECT_EQ(f.x_posts().size(), 231u);
+}
+
 TEST_F(OnX, XAndMastodonAccountsRunTogether) {
   start(true);
   auto x_id = f.x_mention("x_citizen", "@songpaOK 택시 승차 거부를 당했어요");

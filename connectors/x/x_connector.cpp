@@ -27,6 +27,8 @@ constexpr int64_t kDayMs = 24LL * 3600 * 1000;
 // The mentions endpoint's largest page, and how far back it reaches at all.
 constexpr int kPageSize = 100;
 constexpr int kReachableMentions = 800;
+// X's snowflake ids carry milliseconds since this moment in their upper bits.
+constexpr int64_t kSnowflakeEpochMs = 1288834974657;
 constexpr int64_t kFirstStartWindowMs = 24LL * 3600 * 1000;
 constexpr std::chrono::milliseconds kMinBackoff{1000};
 constexpr std::chrono::milliseconds kMaxBackoff{5 * 60 * 1000};
@@ -300,11 +302,20 @@ asio::awaitable<bool> XConnector::poll(MentionSink& sink) {
     token = page->next_token;
     if (token.empty()) break;
   }
-  if (cursor && pages * kPageSize >= kReachableMentions && !token.empty())
+  if (cursor && fresh.size() >= static_cast<std::size_t>(kReachableMentions)) {
+    // Post ids are snowflakes: their time tells how long a stretch may be unreadable.
+    auto when = [](const std::string& id) -> std::string {
+      if (id.size() > 19) return "(unknown)";  // not a snowflake that fits 64 bits
+      return iso8601_utc(static_cast<int64_t>(std::stoull(id) >> 22) + kSnowflakeEpochMs);
+    };
+    const auto oldest =
+        std::min_element(fresh.begin(), fresh.end(),
+                         [](const Mention& a, const Mention& b) { return id_less(a.id, b.id); });
     spdlog::warn(
-        "account={} more than {} mentions since the cursor: X only serves the {} most "
-        "recent, so older ones since the last poll may have been missed",
-        config_.name, kReachableMentions, kReachableMentions);
+        "account={} {} or more mentions since the cursor: X serves only the {} most "
+        "recent, so mentions posted between {} and {} may have been missed",
+        config_.name, fresh.size(), kReachableMentions, when(*cursor), when(oldest->id));
+  }
   std::sort(fresh.begin(), fresh.end(),
             [](const Mention& a, const Mention& b) { return id_less(a.id, b.id); });
   fresh.erase(std::unique(fresh.begin(), fresh.end(),

@@ -203,8 +203,8 @@ std::string Fixture::mention(const std::string& author, const std::string& text,
 
 const std::vector<std::string>& Fixture::x_sandbox_args() {
   static const std::vector<std::string> kArgs{
-      "--x-consumer-key", "it-ck", "--x-consumer-secret", "it-cs",
-      "--x-token",        "it-at", "--x-token-secret",    "it-ats"};
+      "--x-consumer-key", "it-ck",  "--x-consumer-secret", "it-cs",    "--x-token", "it-at",
+      "--x-token-secret", "it-ats", "--x-bearer",          "it-bearer"};
   return kArgs;
 }
 
@@ -271,6 +271,7 @@ void Fixture::write_config(const DaemonSettings& s) {
     std::ofstream(dir() / "x.consumer_secret") << a[3] << "\n";
     std::ofstream(dir() / "x.access_token") << a[5] << "\n";
     std::ofstream(dir() / "x.access_token_secret") << a[7] << "\n";
+    std::ofstream(dir() / "x.bearer") << a[9] << "\n";
     y << "  - name: songpa_x\n    platform: x\n"
       << "    base_url: http://127.0.0.1:" << sandbox_port_ << "\n"
       << "    ticket_prefix: SPX\n"
@@ -280,6 +281,7 @@ void Fixture::write_config(const DaemonSettings& s) {
       << "    access_token_secret_file: x.access_token_secret\n"
       << "    mentions_per_window: " << s.x_mentions_per_window << "\n"
       << "    posts_per_window: " << s.x_posts_per_window << "\n"
+      << (s.x_bearer ? "    bearer_token_file: x.bearer\n" : "")
       << "    poll_interval_seconds: " << s.poll_interval_seconds << "\n"
       << "    request_timeout_seconds: " << s.request_timeout_seconds << "\n";
   }

@@ -62,6 +62,7 @@ struct DaemonSettings {
   bool x = false;                   // an X account "songpa_x" (ticket prefix SPX)
   int x_mentions_per_window = 900;  // fast polling against the sandbox
   int x_posts_per_window = 1000;
+  bool x_bearer = false;  // read mentions with the app-only bearer token
 };
 
 class Fixture {

@@ -31,10 +31,11 @@ class OnX : public ::testing::Test {
   void TearDown() override {
     if (HasFailure()) f.dump_logs();
   }
-  void start(bool with_mastodon) {
+  void start(bool with_mastodon, bool bearer = false) {
     f.start_sandbox(Fixture::x_sandbox_args());
     DaemonSettings s;
     s.x = true;
+    s.x_bearer = bearer;
     s.mastodon = with_mastodon;
     f.write_config(s);
     f.start_daemon();
@@ -137,6 +138,15 @@ TEST_F(OnX, MentionsWhileDownArePagedBackToTheCursorAndEachAnsweredOnce) {
   EXPECT_EQ(count[first], 1);
   for (const auto& id : ids) EXPECT_EQ(count[id], 1) << id;
   EXPECT_EQ(f.x_posts().size(), 231u);
+}
+
+TEST_F(OnX, ReadingWithTheAppBearerTokenAndPostingWithOAuth1) {
+  start(false, true);
+  auto id = f.x_mention("bearer_citizen", "@songpaOK 신호등이 고장났어요");
+  ASSERT_TRUE(wait_x_posts(1));
+  EXPECT_EQ(x_replies_to(f, id).size(), 1u);
+  auto stats = f.control("GET", "/_sandbox/stats").json().as_object();
+  EXPECT_EQ(stats.at("x_unauthorized").to_number<int>(), 0);
 }
 
 TEST_F(OnX, XAndMastodonAccountsRunTogether) {

@@ -1,11 +1,10 @@
 #include "sandbox/x_state.hpp"
 
-#include <cstdint>
-
 #include <utf8proc.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <utility>
 
 #include "daemon/text/unicode.hpp"

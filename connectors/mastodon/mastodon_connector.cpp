@@ -1,3 +1,6 @@
+// One file for the Mastodon connector: reading (walk back, forward paging, streaming) and
+// posting share the account's state and quirks, and splitting them would spread one
+// platform's rules over several places.
 #include "connectors/mastodon/mastodon_connector.hpp"
 
 #include <algorithm>
@@ -19,6 +22,7 @@
 #include <random>
 
 #include "connectors/mastodon/status_length.hpp"
+#include "connectors/retry.hpp"
 #include "daemon/text/html.hpp"
 #include "daemon/text/unicode.hpp"
 #include "daemon/util/clock.hpp"
@@ -49,11 +53,6 @@ constexpr std::chrono::milliseconds kMaxBackoff{60 * 1000};
 // A streaming message larger than this is not a notification we can use.
 constexpr std::size_t kMaxStreamMessageBytes = 1 << 20;
 
-bool id_less(const std::string& a, const std::string& b) {
-  if (a.size() != b.size()) return a.size() < b.size();
-  return a < b;
-}
-
 bool is_decimal(std::string_view s) {
   return !s.empty() && s.size() <= 32 &&
          std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
@@ -63,13 +62,6 @@ std::string str(const json::object& o, std::string_view key) {
   auto it = o.find(key);
   if (it == o.end() || !it->value().is_string()) return {};
   return std::string(it->value().get_string());
-}
-
-std::chrono::milliseconds jittered(std::chrono::milliseconds d) {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  std::uniform_real_distribution<double> dist(0.5, 1.5);
-  return std::chrono::milliseconds(
-      static_cast<int64_t>(static_cast<double>(d.count()) * dist(rng)));
 }
 
 std::optional<Mention> from_object(const json::object& n, const std::string& account,

@@ -1,3 +1,5 @@
+// One file for the X connector: reading, the rate budgets and posting share the account's
+// state; the page parser is a free function here so tests can reach it.
 #include "connectors/x/x_connector.hpp"
 
 #include <algorithm>
@@ -7,6 +9,7 @@
 #include <boost/json.hpp>
 #include <random>
 
+#include "connectors/retry.hpp"
 #include "connectors/x/tweet_length.hpp"
 #include "daemon/text/html.hpp"
 #include "daemon/text/unicode.hpp"
@@ -39,18 +42,6 @@ std::string str(const json::object& o, std::string_view key) {
   auto it = o.find(key);
   if (it == o.end() || !it->value().is_string()) return {};
   return std::string(it->value().get_string());
-}
-
-bool id_less(const std::string& a, const std::string& b) {
-  if (a.size() != b.size()) return a.size() < b.size();
-  return a < b;
-}
-
-std::chrono::milliseconds jittered(std::chrono::milliseconds d) {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  std::uniform_real_distribution<double> dist(0.5, 1.5);
-  return std::chrono::milliseconds(
-      static_cast<int64_t>(static_cast<double>(d.count()) * dist(rng)));
 }
 
 int64_t header_int(const HttpResponse& r, std::string_view name, int64_t fallback) {

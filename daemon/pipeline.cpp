@@ -4,6 +4,7 @@
 
 #include "connectors/mastodon/status_length.hpp"
 #include "connectors/x/tweet_length.hpp"
+#include "daemon/text/personal_data.hpp"
 #include "daemon/text/unicode.hpp"
 #include "daemon/util/clock.hpp"
 #include "daemon/util/log.hpp"
@@ -165,7 +166,7 @@ boost::asio::awaitable<bool> Pipeline::deliver(const std::vector<Mention>& menti
             r->ticket_number, m.account, m.id, d.rule, d.department, to_string(d.priority),
             to_string(m.visibility));
         if (m.visibility == Visibility::kPublic || m.visibility == Visibility::kUnlisted)
-          spdlog::debug("ticket={} text: {}", r->ticket_number, m.text);
+          spdlog::debug("ticket={} text: {}", r->ticket_number, text::mask_personal_data(m.text));
         if (r->outbox_id != 0) queued_accounts.insert(m.account);
         break;
       case IngestOutcome::Kind::kDuplicate:

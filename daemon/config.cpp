@@ -142,7 +142,7 @@ Result<AccountConfig> parse_account(const Ctx& c, const YAML::Node& n, const fs:
                               "templates_dir"};
   if (*platform == "mastodon") {
     known.merge(secret_fields({"token"}));
-    known.insert("streaming");
+    known.insert({"streaming", "idempotency_window_seconds"});
   } else {
     known.merge(secret_fields({"consumer_key", "consumer_secret", "access_token",
                                "access_token_secret", "bearer_token"}));
@@ -193,6 +193,11 @@ Result<AccountConfig> parse_account(const Ctx& c, const YAML::Node& n, const fs:
     auto v = integer(c, n["request_timeout_seconds"], "request_timeout_seconds", 1, 300);
     if (!v) return Error{v.error()};
     a.request_timeout = std::chrono::seconds(*v);
+  }
+  if (n["idempotency_window_seconds"]) {
+    auto v = integer(c, n["idempotency_window_seconds"], "idempotency_window_seconds", 0, 3600);
+    if (!v) return Error{v.error()};
+    a.idempotency_window = std::chrono::seconds(*v);
   }
   if (a.platform == "mastodon") {
     auto tok = resolve_secret(c, n, base, "token", true);

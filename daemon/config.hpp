@@ -30,6 +30,9 @@ struct AccountConfig {
   int mentions_per_window = 300;        // per 15 minutes, per user
   int posts_per_window = 100;           // per 15 minutes, per user
   int posts_per_day = 10000;            // per 24 hours, per app
+  // Mastodon only: past this age a retried reply is first looked for in the thread, since
+  // the server forgets an Idempotency-Key after an hour.
+  std::chrono::seconds idempotency_window{3300};
   bool streaming = true;
   std::chrono::seconds poll_interval{30};
   std::chrono::seconds request_timeout{15};

@@ -52,6 +52,9 @@ struct Reply {
   Visibility visibility = Visibility::kPublic;
   std::string language;
   std::string idempotency_key;
+  std::string ticket_number;
+  int attempts = 0;          // earlier attempts to post this reply
+  int64_t queued_at_ms = 0;  // when it entered the outbox
 };
 
 }  // namespace sotong

@@ -85,6 +85,9 @@ asio::awaitable<void> Sender::run() {
       reply.visibility = row.visibility;
       reply.language = row.language;
       reply.idempotency_key = row.idempotency_key;
+      reply.ticket_number = row.ticket_number;
+      reply.attempts = row.attempts;
+      reply.queued_at_ms = row.created_at_ms;
       auto out = co_await connector_.post(reply);
       int64_t now = now_ms();
       if (out.kind == PostOutcome::Kind::kPosted) {

@@ -746,7 +746,7 @@ SandboxServer::Impl::Outcome SandboxServer::Impl::handle_api(const Request& req,
 Response SandboxServer::Impl::route_api(const Request& req, std::string_view path,
                                         const Params& query) {
   http::verb want = http::verb::get;
-  enum class Route { kNone, kCredentials, kInstance, kNotifications, kPost, kShowStatus };
+  enum class Route { kNone, kCredentials, kInstance, kNotifications, kPost, kShowStatus, kContext };
   Route route = Route::kNone;
   std::optional<uint64_t> status_id;
   if (path == "/api/v1/accounts/verify_credentials") {
@@ -758,6 +758,11 @@ Response SandboxServer::Impl::route_api(const Request& req, std::string_view pat
   } else if (path == "/api/v1/statuses") {
     route = Route::kPost;
     want = http::verb::post;
+  } else if (path.starts_with("/api/v1/statuses/") && path.ends_with("/context") &&
+             (status_id = parse_id(
+                  path.substr(std::string_view("/api/v1/statuses/").size(),
+                              path.size() - std::string_view("/api/v1/statuses/").size() - 8)))) {
+    route = Route::kContext;
   } else if (path.starts_with("/api/v1/statuses/") &&
              (status_id = parse_id(path.substr(std::string_view("/api/v1/statuses/").size())))) {
     route = Route::kShowStatus;
@@ -797,6 +802,11 @@ Response SandboxServer::Impl::route_api(const Request& req, std::string_view pat
       case Route::kShowStatus:
         res = state_.has_status(*status_id)
                   ? json_response(req, http::status::ok, state_.status_json(*status_id))
+                  : error_response(req, http::status::not_found, "Record not found");
+        break;
+      case Route::kContext:
+        res = state_.has_status(*status_id)
+                  ? json_response(req, http::status::ok, state_.context_json(*status_id))
                   : error_response(req, http::status::not_found, "Record not found");
         break;
       case Route::kNone:

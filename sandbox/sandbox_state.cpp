@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <boost/json/value.hpp>
 #include <cctype>
+#include <set>
 #include <utility>
 
 #include "connectors/mastodon/status_length.hpp"
@@ -547,6 +548,30 @@ json::object SandboxState::credential_account_json() const {
   source["fields"] = json::array();
   source["follow_requests_count"] = 0;
   o["source"] = std::move(source);
+  return o;
+}
+
+json::object SandboxState::context_json(uint64_t status_id) const {
+  json::array ancestors;
+  std::vector<uint64_t> up;
+  for (auto it = statuses_.find(status_id);
+       it != statuses_.end() && it->second.in_reply_to_id && up.size() < 1000;
+       it = statuses_.find(*it->second.in_reply_to_id))
+    up.push_back(*it->second.in_reply_to_id);
+  for (auto i = up.rbegin(); i != up.rend(); ++i)
+    if (statuses_.count(*i) != 0) ancestors.push_back(status_json(*i));
+  // Statuses are in id order, so a reply always comes after what it answers.
+  std::set<uint64_t> thread{status_id};
+  json::array descendants;
+  for (const auto& [id, s] : statuses_) {
+    if (s.in_reply_to_id && thread.count(*s.in_reply_to_id) != 0 && id != status_id) {
+      thread.insert(id);
+      descendants.push_back(status_json(id));
+    }
+  }
+  json::object o;
+  o["ancestors"] = std::move(ancestors);
+  o["descendants"] = std::move(descendants);
   return o;
 }
 

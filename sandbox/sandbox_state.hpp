@@ -200,6 +200,8 @@ class SandboxState {
   boost::json::object account_json(uint64_t account_id) const;
   boost::json::object credential_account_json() const;
   boost::json::object status_json(uint64_t status_id) const;
+  // GET /api/v1/statuses/:id/context: {"ancestors": [...], "descendants": [...]}, oldest first.
+  boost::json::object context_json(uint64_t status_id) const;
   boost::json::object notification_json(uint64_t notification_id) const;
   boost::json::object instance_json() const;
   boost::json::array posts_json() const;

@@ -499,7 +499,54 @@ std::string MastodonConnector::fit(std::string_view prefix, std::string_view bod
   return fit_status(prefix, body, max_chars_);
 }
 
+asio::awaitable<std::optional<std::string>> MastodonConnector::find_in_thread(const Reply& reply,
+                                                                              bool* thread_gone) {
+  const auto req = authed("GET", "/api/v1/statuses/" + reply.in_reply_to_id + "/context");
+  // The poster's connection: the reader's belongs to the poll loop, one request at a time.
+  auto r = co_await poster_->request(req);
+  if (!r) co_return std::nullopt;
+  if (r->status == 404) *thread_gone = true;
+  if (r->status != 200) co_return std::nullopt;
+  boost::system::error_code ec;
+  auto v = json::parse(r->body, ec);
+  const json::value* desc = ec ? nullptr : v.find_pointer("/descendants", ec);
+  if (desc == nullptr || !desc->is_array()) co_return std::nullopt;
+  for (const auto& s : desc->get_array()) {
+    if (!s.is_object()) continue;
+    const auto& st = s.get_object();
+    const json::value* author = st.if_contains("account");
+    if (author == nullptr || !author->is_object() || str(author->get_object(), "id") != self_id_)
+      continue;
+    if (str(st, "in_reply_to_id") != reply.in_reply_to_id) continue;
+    // Our reply in this thread for this ticket (the number is in every reply's text).
+    if (text::html_to_text(str(st, "content")).find(reply.ticket_number) != std::string::npos)
+      co_return str(st, "id");
+  }
+  co_return std::nullopt;
+}
+
 asio::awaitable<PostOutcome> MastodonConnector::post(const Reply& reply) {
+  if (reply.attempts > 0 && !reply.ticket_number.empty() &&
+      now_ms() - reply.queued_at_ms >=
+          std::chrono::duration_cast<std::chrono::milliseconds>(config_.idempotency_window)
+              .count()) {
+    // The server may have forgotten the Idempotency-Key: look for the reply before posting.
+    bool thread_gone = false;
+    auto found = co_await find_in_thread(reply, &thread_gone);
+    PostOutcome early;
+    if (found) {
+      spdlog::info("ticket={} reply found in the thread as {}; not posted again",
+                   reply.ticket_number, *found);
+      early.kind = PostOutcome::Kind::kPosted;
+      early.post_id = *found;
+      co_return early;
+    }
+    if (thread_gone) {
+      early.kind = PostOutcome::Kind::kRejected;
+      early.error = "the mention's thread is gone";
+      co_return early;
+    }
+  }
   json::object body;
   body["status"] = reply.text;
   if (!reply.in_reply_to_id.empty()) body["in_reply_to_id"] = reply.in_reply_to_id;

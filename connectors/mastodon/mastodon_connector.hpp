@@ -13,6 +13,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "connectors/connector.hpp"
@@ -44,6 +45,9 @@ class MastodonConnector : public Connector {
   boost::asio::awaitable<void> stream_loop(MentionSink& sink);
   boost::asio::awaitable<void> sleep(std::chrono::milliseconds d);
   HttpRequest authed(std::string method, std::string target) const;
+  // Our earlier reply for this ticket in the mention's thread, if it is there.
+  boost::asio::awaitable<std::optional<std::string>> find_in_thread(const Reply& reply,
+                                                                    bool* thread_gone);
   // Wait implied by a 429's X-RateLimit-Reset, bounded.
   std::chrono::milliseconds rate_limit_wait(const HttpResponse& r) const;
 

@@ -75,6 +75,28 @@ TEST_F(Faults, PostAcceptedButAnswerLostIsNotPostedTwice) {
   expect_each_answered_once(ids);
 }
 
+TEST_F(Faults, LateRetryFindsTheReplyInTheThreadInsteadOfPostingAgain) {
+  f.start_sandbox();
+  DaemonSettings s;
+  // Every retry counts as late, as it would an hour on, when the server has forgotten the
+  // Idempotency-Key: the reply must be found in the thread, not posted or replayed.
+  s.idempotency_window_seconds = 0;
+  f.write_config(s);
+  f.start_daemon();
+  f.fault("lost_answer", 1, "/api/v1/statuses");
+  auto id = f.mention("late1", "육교 난간이 흔들려요");
+  ASSERT_TRUE(f.wait_for_posts(1, std::chrono::seconds(20)));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return f.read_log("sotongd.log").find("reply found in the thread") != std::string::npos;
+      },
+      std::chrono::seconds(10)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  expect_each_answered_once({id});
+  auto stats = f.control("GET", "/_sandbox/stats").json().as_object();
+  EXPECT_EQ(stats.at("idempotent_replays").to_number<int>(), 0);
+}
+
 TEST_F(Faults, FailingPollsAndStreamDropsLoseNoMention) {
   f.start_sandbox({"--rate-window-seconds", "1"});
   f.write_config();

@@ -265,6 +265,8 @@ void Fixture::write_config(const DaemonSettings& s) {
       << "    streaming: " << (s.streaming ? "true" : "false") << "\n"
       << "    poll_interval_seconds: " << s.poll_interval_seconds << "\n"
       << "    request_timeout_seconds: " << s.request_timeout_seconds << "\n";
+  if (s.mastodon && s.idempotency_window_seconds >= 0)
+    y << "    idempotency_window_seconds: " << s.idempotency_window_seconds << "\n";
   if (s.x) {
     const auto& a = x_sandbox_args();
     std::ofstream(dir() / "x.consumer_key") << a[1] << "\n";

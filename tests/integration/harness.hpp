@@ -62,7 +62,8 @@ struct DaemonSettings {
   bool x = false;                   // an X account "songpa_x" (ticket prefix SPX)
   int x_mentions_per_window = 900;  // fast polling against the sandbox
   int x_posts_per_window = 1000;
-  bool x_bearer = false;  // read mentions with the app-only bearer token
+  bool x_bearer = false;                // read mentions with the app-only bearer token
+  int idempotency_window_seconds = -1;  // Mastodon; -1: the default
 };
 
 class Fixture {

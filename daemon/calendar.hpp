@@ -36,8 +36,8 @@ struct LocalTime {
 };
 
 struct Holiday {
-  std::string date;                           // YYYY-MM-DD
-  std::map<std::string, std::string> names;   // language -> name, e.g. ko -> 설날
+  std::string date;                          // YYYY-MM-DD
+  std::map<std::string, std::string> names;  // language -> name, e.g. ko -> 설날
 };
 
 class Calendar {
@@ -56,6 +56,10 @@ class Calendar {
   // The UTC instant of a local date and minute of day; a time skipped by a daylight-saving
   // change resolves to the first valid minute after it.
   int64_t to_utc_ms(int year, int month, int day, int minute_of_day) const;
+  // Like to_utc_ms, but a time shown twice (clocks set back) gives the later instant; to_utc_ms
+  // gives the earlier one. Out-of-range days and minutes roll over (minute 1440 is the next
+  // day's 00:00).
+  int64_t to_utc_ms_later(int year, int month, int day, int minute_of_day) const;
   // The holiday on a local date, or nullptr.
   const Holiday* holiday(int year, int month, int day) const;
   bool is_holiday(const LocalTime& t) const { return holiday(t.year, t.month, t.day) != nullptr; }
@@ -64,8 +68,12 @@ class Calendar {
   std::vector<int> holiday_years() const;
 
  private:
+  int64_t to_utc(int year, int month, int day, int minute_of_day, bool later) const;
+
+  // nullptr: a fixed UTC+9, used only when the system has no tzdata at all (Seoul has had no
+  // daylight saving since 1988, so the answers stay right).
   const date::time_zone* zone_ = nullptr;
-  std::string zone_name_;
+  std::string zone_name_{kDefaultZone};
   std::map<std::string, Holiday, std::less<>> holidays_;  // by YYYY-MM-DD
 };
 
@@ -88,8 +96,7 @@ Result<OpeningHours> parse_opening_hours(std::string_view file, const YAML::Node
 bool is_open(const OpeningHours& hours, const Calendar& cal, int64_t utc_ms);
 // The first moment at or after `utc_ms` when the department is open (utc_ms itself when open
 // now); nullopt when it does not open within 400 days.
-std::optional<int64_t> next_opening(const OpeningHours& hours, const Calendar& cal,
-                                    int64_t utc_ms);
+std::optional<int64_t> next_opening(const OpeningHours& hours, const Calendar& cal, int64_t utc_ms);
 
 // A moment as a citizen reads it in a reply, in the desk's zone:
 //   ko: "11월 24일(월) 오전 9시", "11월 24일(월) 오후 1시 30분"

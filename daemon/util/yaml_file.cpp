@@ -136,28 +136,44 @@ Error error_at(std::string_view name, const YAML::Node& node, std::string_view m
 
 Status check_fields(std::string_view name, const YAML::Node& map,
                     std::initializer_list<std::string_view> known) {
+  auto problems = field_problems(name, map, known);
+  if (problems.empty()) return Status::Ok();
+  return std::move(problems.front());
+}
+
+std::vector<Error> field_problems(std::string_view name, const YAML::Node& map,
+                                  std::initializer_list<std::string_view> known) {
+  std::vector<Error> problems;
   std::map<std::string, YAML::Mark, std::less<>> seen;
   for (const auto& kv : map) {
     const YAML::Node& key = kv.first;
-    if (!key.IsScalar()) return error_at(name, key, "a field name must be plain text");
+    if (!key.IsScalar()) {
+      problems.push_back(error_at(name, key, "a field name must be plain text"));
+      continue;
+    }
     const std::string& field = key.Scalar();
     bool is_known = false;
     for (auto k : known) is_known = is_known || k == field;
     if (!is_known) {
       std::string list;
       for (auto k : known) list += (list.empty() ? "" : ", ") + std::string(k);
-      return error_at(name, key, "unknown field \"" + field + "\" (known: " + list + ")");
+      problems.push_back(
+          error_at(name, key, "unknown field \"" + field + "\" (known: " + list + ")"));
+      continue;
     }
     // An absent value's own mark points past the line; the key's is where the admin looks.
-    if (kv.second.IsNull()) return error_at(name, key, "field \"" + field + "\" has no value");
+    if (kv.second.IsNull()) {
+      problems.push_back(error_at(name, key, "field \"" + field + "\" has no value"));
+      continue;
+    }
     auto [it, inserted] = seen.emplace(field, key.Mark());
     if (!inserted) {
-      return error_at(name, key,
-                      "field \"" + field + "\" given twice (first at line " +
-                          std::to_string(it->second.line + 1) + ")");
+      problems.push_back(error_at(name, key,
+                                  "field \"" + field + "\" given twice (first at line " +
+                                      std::to_string(it->second.line + 1) + ")"));
     }
   }
-  return Status::Ok();
+  return problems;
 }
 
 bool is_identifier(std::string_view s) {

@@ -38,6 +38,9 @@ Error error_at(std::string_view name, const YAML::Node& node, std::string_view m
 // key that is not a plain string, and on a field without a value. `map` must be a map.
 Status check_fields(std::string_view name, const YAML::Node& map,
                     std::initializer_list<std::string_view> known);
+// The same checks, every problem in document order: for loaders that report all errors at once.
+std::vector<Error> field_problems(std::string_view name, const YAML::Node& map,
+                                  std::initializer_list<std::string_view> known);
 
 // Ids that admins write and code compares (department ids, template keys): lower-case ASCII
 // letters and digits, then also "-" and "_"; at most kMaxIdentifierBytes.

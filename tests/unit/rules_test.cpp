@@ -1,51 +1,26 @@
+// The rules as loaded: the shipped files against the seed stories, keyword matching, the
+// default block, and every load error with its exact message. Conditions other than keywords
+// are in rule_conditions_test.cpp, continue/ignore/trace/reopen in rule_decisions_test.cpp.
 #include "daemon/rules.hpp"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
+#include "tests/unit/rules_support.hpp"
 #include "tests/unit/temp_dir.hpp"
 
 namespace sotong {
 namespace {
 
+using test_support::kDefaultOnly;
+using test_support::kShippedRules;
+using test_support::load;
+using test_support::load_error;
+using test_support::mention;
+using test_support::shipped;
 using test_support::TempDir;
-
-const std::filesystem::path kShippedRules = std::filesystem::path(SOTONG_SOURCE_DIR) / "rules";
-
-const RuleSet& shipped() {
-  static const RuleSet rules = [] {
-    auto r = RuleSet::load_dir(kShippedRules);
-    if (!r) ADD_FAILURE() << r.error();
-    return r ? std::move(r).value() : RuleSet{};
-  }();
-  return rules;
-}
-
-Mention mention(std::string text) {
-  Mention m;
-  m.platform = "mastodon";
-  m.author = "citizen1";
-  m.text = std::move(text);
-  return m;
-}
-
-// A rule file with the given rules and a default routing to civil-affairs.
-std::string with_default(const std::string& rules) {
-  return "rules:\n" + rules + "default:\n  department: civil-affairs\n";
-}
-
-RuleSet load(const std::string& yaml) {
-  auto r = RuleSet::load_string(yaml, "test.yaml");
-  EXPECT_TRUE(r.ok()) << r.error();
-  return r ? std::move(r).value() : RuleSet{};
-}
-
-std::string load_error(const std::string& yaml) {
-  auto r = RuleSet::load_string(yaml, "test.yaml");
-  EXPECT_FALSE(r.ok());
-  return r ? std::string() : r.error();
-}
+using test_support::with_default;
 
 // --- The shipped rules against the seed stories ---
 
@@ -339,13 +314,14 @@ TEST(RuleLoad, UnknownFieldIsErrorWithLineAndColumn) {
                                     "    match: {any: [버스]}\n"
                                     "    departmnet: transport\n")),
             "test.yaml:4:5: unknown field \"departmnet\" (known: name, match, department, "
-            "category, priority, template)");
+            "category, priority, template, tags, ignore, hide, notify, continue)");
 }
 
 TEST(RuleLoad, UnknownMatchFieldIsError) {
   EXPECT_EQ(load_error(with_default("  - name: bus\n"
                                     "    match: {any: [bus], either: [bus]}\n")),
-            "test.yaml:3:25: unknown field \"either\" (known: any, all, none)");
+            "test.yaml:3:25: unknown field \"either\" (known: any, all, none, patterns, "
+            "hashtags, language, visibility, platform, account, authors, neighbourhood, time)");
 }
 
 TEST(RuleLoad, UnknownTopLevelFieldIsError) {
@@ -552,6 +528,279 @@ TEST(RuleDir, MissingFolderIsError) {
   auto rules = RuleSet::load_dir("/nonexistent/sotong/rules");
   ASSERT_FALSE(rules.ok());
   EXPECT_NE(rules.error().find("/nonexistent/sotong/rules"), std::string::npos);
+}
+
+// --- Every error at once ---
+
+TEST(RuleErrors, BadPatternNamesRe2sMessage) {
+  EXPECT_EQ(load_error(with_default("  - name: bad\n"
+                                    "    match: {patterns: [\"(a\"]}\n")),
+            "test.yaml:3:24: pattern \"(a\" is not valid RE2: missing ): (a");
+}
+
+TEST(RuleErrors, UnknownNeighbourhoodListNamesTheKnownOnes) {
+  EXPECT_EQ(load_error("neighbourhoods:\n"
+                       "  songpa: [잠실동]\n" +
+                       with_default("  - name: gangnam\n"
+                                    "    match: {neighbourhood: gangnam}\n")),
+            "test.yaml:5:28: unknown neighbourhood list \"gangnam\" (known: songpa)");
+}
+
+TEST(RuleErrors, NeighbourhoodWithoutListsSaysSo) {
+  EXPECT_EQ(load_error(with_default("  - name: gangnam\n"
+                                    "    match: {neighbourhood: [gangnam]}\n")),
+            "test.yaml:3:29: unknown neighbourhood list \"gangnam\" (no file has a "
+            "neighbourhoods: block)");
+}
+
+TEST(RuleErrors, IgnoreRuleWithDepartmentIsFine) {
+  const RuleSet rules =
+      load(with_default("  - name: spam\n"
+                        "    match: {any: [카지노사이트]}\n"
+                        "    ignore: gambling spam\n"
+                        "    department: roads\n"));
+  EXPECT_EQ(rules.size(), 1u);
+}
+
+TEST(RuleErrors, MissingDefaultIsExact) {
+  EXPECT_EQ(load_error("rules:\n  - name: bus\n    match: {any: [버스]}\n"),
+            "test.yaml: no default block; exactly one file must define default: with at least a "
+            "department (it routes the mentions no rule matches)");
+}
+
+TEST(RuleErrors, TwoDefaultsInOneSetNameTheFirst) {
+  TempDir dir;
+  const auto first = dir.write("10-a.yaml", "default:\n  department: roads\n");
+  const auto second = dir.write("20-b.yaml", "default:\n  department: roads\n");
+  auto rules = RuleSet::load_dir(dir.path());
+  ASSERT_FALSE(rules.ok());
+  EXPECT_EQ(rules.error(), second.string() + ":2:3: a second default block (the first is at " +
+                               first.string() + ":2:3); exactly one file may define default");
+}
+
+TEST(RuleErrors, ContinueWithIgnoreIsError) {
+  EXPECT_EQ(load_error(with_default("  - name: spam\n"
+                                    "    match: {any: [광고]}\n"
+                                    "    ignore: spam\n"
+                                    "    continue: true\n")),
+            "test.yaml:5:15: continue: true does not go with ignore (an ignore rule stops "
+            "matching)");
+}
+
+TEST(RuleErrors, BadTimeOfDayIsError) {
+  EXPECT_EQ(load_error(with_default("  - name: night\n"
+                                    "    match: {time: {from: \"25:00\", to: \"06:00\"}}\n"
+                                    "    tags: [night]\n")),
+            "test.yaml:3:26: from \"25:00\" is not a time of day (HH:MM, 00:00 to 23:59)");
+}
+
+TEST(RuleErrors, UnknownPlatformIsError) {
+  EXPECT_EQ(load_error(with_default("  - name: tw\n"
+                                    "    match: {platform: [twitter]}\n")),
+            "test.yaml:3:24: unknown platform \"twitter\" (known: mastodon, x)");
+}
+
+TEST(RuleErrors, EveryErrorInAFileIsReported) {
+  const std::string yaml =
+      "rules:\n"
+      "  - name: a\n"                                          // 2
+      "    match: {any: [버스]}\n"                             // 3
+      "    prio: high\n"                                       // 4: unknown field
+      "    priority: soon\n"                                   // 5: bad priority
+      "  - name: b\n"                                          // 6
+      "    match: {patterns: [\"[\"], platform: [myspace]}\n"  // 7: bad RE2, bad platform
+      "  - name: a\n"                                          // 8: duplicate
+      "    match: {time: {from: \"22:00\", to: \"24:30\"}}\n"  // 9: bad time
+      "  - name: c\n"                                          // 10
+      "    match: {any: [광고]}\n"                             // 11
+      "    ignore: spam\n"                                     // 12
+      "    continue: true\n";                                  // 13: continue with ignore
+  EXPECT_EQ(load_error(yaml),
+            "test.yaml:4:5: unknown field \"prio\" (known: name, match, department, category, "
+            "priority, template, tags, ignore, hide, notify, continue)\n"
+            "test.yaml:5:15: unknown priority \"soon\" (known: urgent, high, normal, low)\n"
+            "test.yaml:7:24: pattern \"[\" is not valid RE2: missing ]: [\n"
+            "test.yaml:7:41: unknown platform \"myspace\" (known: mastodon, x)\n"
+            "test.yaml:9:39: to \"24:30\" is not a time of day (HH:MM, 00:00 to 24:00)\n"
+            "test.yaml:8:5: rule name \"a\" is already used at test.yaml:2:5\n"
+            "test.yaml:13:15: continue: true does not go with ignore (an ignore rule stops "
+            "matching)\n"
+            "test.yaml: no default block; exactly one file must define default: with at least a "
+            "department (it routes the mentions no rule matches)");
+}
+
+TEST(RuleErrors, EveryBadFileIsReported) {
+  TempDir dir;
+  const auto broken = dir.write("10-broken.yaml", "rules:\n  - name: bus: x\n");
+  const auto bad =
+      dir.write("20-bad.yaml", "rules:\n  - name: bus\n    match: {any: [버스]}\n    prio: high\n");
+  dir.write("90-default.yaml", "default:\n  department: civil-affairs\n");
+  auto rules = RuleSet::load_dir(dir.path());
+  ASSERT_FALSE(rules.ok());
+  EXPECT_EQ(rules.error(), broken.string() + ":2:14: illegal map value\n" + bad.string() +
+                               ":4:5: unknown field \"prio\" (known: name, match, department, "
+                               "category, priority, template, tags, ignore, hide, notify, "
+                               "continue)");
+}
+
+TEST(RuleErrors, AnUnreadableFileDoesNotAlsoClaimTheDefaultIsMissing) {
+  TempDir dir;
+  const auto broken = dir.write("90-default.yaml", "default: [\n");
+  auto rules = RuleSet::load_dir(dir.path());
+  ASSERT_FALSE(rules.ok());
+  EXPECT_EQ(rules.error().find("no default block"), std::string::npos) << rules.error();
+}
+
+TEST(RuleErrors, ThousandsOfErrorsAreCutAtAHundredLines) {
+  std::string yaml = "rules:\n";
+  for (int i = 0; i < 150; ++i) {
+    yaml += "  - name: r" + std::to_string(i) + "\n    match: {any: [x]}\n    priority: x\n";
+  }
+  const std::string error = load_error(with_default(yaml.substr(7)));
+  EXPECT_EQ(std::count(error.begin(), error.end(), '\n'), 100);
+  EXPECT_NE(error.find("\n… and 50 more errors"), std::string::npos);
+}
+
+TEST(RuleErrors, BadListInNeighbourhoodsIsNotAlsoUnknown) {
+  EXPECT_EQ(load_error("neighbourhoods:\n"
+                       "  songpa: 잠실동\n" +
+                       with_default("  - name: s\n"
+                                    "    match: {neighbourhood: songpa}\n")),
+            "test.yaml:2:11: neighbourhoods.songpa must be a list of keywords, e.g. [육교, "
+            "footbridge]");
+}
+
+TEST(RuleErrors, SecondReopenBlockIsError) {
+  TempDir dir;
+  const auto first = dir.write("10-a.yaml", "reopen: {any: [아직]}\n");
+  const auto second = dir.write("20-b.yaml", "reopen: {any: [still]}\n");
+  dir.write("90-default.yaml", "default:\n  department: civil-affairs\n");
+  auto rules = RuleSet::load_dir(dir.path());
+  ASSERT_FALSE(rules.ok());
+  EXPECT_EQ(rules.error(), second.string() + ":1:9: a second reopen block (the first is at " +
+                               first.string() + ":1:9); at most one file may define reopen");
+}
+
+TEST(RuleErrors, ReopenTakesOnlyTextConditions) {
+  EXPECT_EQ(load_error("reopen: {any: [아직], platform: [x]}\n" + kDefaultOnly),
+            "test.yaml:1:25: unknown field \"platform\" (known: any, all, none, patterns)");
+}
+
+TEST(RuleErrors, PatternMatchingEmptyTextIsError) {
+  EXPECT_EQ(load_error(with_default("  - name: all\n"
+                                    "    match: {patterns: [\"x*\"]}\n")),
+            "test.yaml:3:24: pattern \"x*\" matches an empty text, so it would match every "
+            "mention");
+}
+
+TEST(RuleErrors, OverlongPatternIsError) {
+  EXPECT_NE(load_error(with_default("  - name: long\n"
+                                    "    match: {patterns: [\"" +
+                                    std::string(1001, 'a') + "\"]}\n"))
+                .find("pattern longer than 1000 bytes"),
+            std::string::npos);
+}
+
+TEST(RuleErrors, HugeRepetitionIsRefusedByRe2) {
+  EXPECT_NE(load_error(with_default("  - name: big\n"
+                                    "    match: {patterns: [\"\\\\p{L}{1000}\"]}\n"))
+                .find("is not valid RE2: pattern too large"),
+            std::string::npos);
+}
+
+TEST(RuleErrors, HashtagWithSpaceIsError) {
+  EXPECT_EQ(load_error(with_default("  - name: tag\n"
+                                    "    match: {hashtags: [\"송파 구\"]}\n")),
+            "test.yaml:3:24: hashtag \"송파 구\" may hold only letters, digits and _ (no spaces)");
+}
+
+TEST(RuleErrors, UnknownDayIsError) {
+  EXPECT_EQ(load_error(with_default("  - name: t\n"
+                                    "    match: {time: {days: [monday]}}\n")),
+            "test.yaml:3:27: unknown day \"monday\" (known: mon, tue, wed, thu, fri, sat, sun, "
+            "a range like mon-fri, daily, holiday)");
+}
+
+TEST(RuleErrors, FromWithoutToIsError) {
+  EXPECT_EQ(load_error(with_default("  - name: t\n"
+                                    "    match: {time: {from: \"09:00\"}}\n")),
+            "test.yaml:3:19: time needs both from and to, or neither (all day)");
+}
+
+TEST(RuleErrors, BadTagIsError) {
+  EXPECT_EQ(load_error(with_default("  - name: t\n"
+                                    "    match: {any: [x]}\n"
+                                    "    tags: [Night]\n")),
+            "test.yaml:4:12: tag \"Night\" is not an id: lower-case letters, digits, \"-\" and "
+            "\"_\", e.g. night");
+}
+
+TEST(RuleErrors, FlagMustBeTrueOrFalse) {
+  EXPECT_EQ(load_error(with_default("  - name: t\n"
+                                    "    match: {any: [x]}\n"
+                                    "    hide: yes please\n")),
+            "test.yaml:4:11: hide must be true or false");
+}
+
+// --- The shipped files' new features ---
+
+TEST(ShippedRules, AbuseIsHiddenAndTaggedButStillRouted) {
+  const Decision d = shipped().decide(mention("씨발 육교에 구멍이 났는데 언제 고쳐요"));
+  EXPECT_TRUE(d.hide);
+  EXPECT_EQ(d.tags, std::vector<std::string>{"abuse"});
+  EXPECT_EQ(d.rule, "footbridge");
+  EXPECT_EQ(d.department, "roads");
+}
+
+TEST(ShippedRules, SpacedOutSwearingIsHidden) {
+  EXPECT_TRUE(shipped().decide(mention("씨 발 진짜 너무하네")).hide);
+  EXPECT_TRUE(shipped().decide(mention("개 새 끼 들")).hide);
+  EXPECT_TRUE(shipped().decide(mention("What the FUCK is this")).hide);
+}
+
+TEST(ShippedRules, OrdinaryWordsAreNotAbuse) {
+  for (const char* text : {"시발점에서 출발하는 버스", "병신년 이야기", "Scunthorpe bus",
+                           "꺼지지 않는 가로등", "씨앗 발아 체험 신청", "The bitcoin ATM"}) {
+    EXPECT_FALSE(shipped().decide(mention(text)).hide) << text;
+  }
+}
+
+TEST(ShippedRules, NightMentionsAreTagged) {
+  Mention m = mention("버스가 안 와요");
+  m.created_at_ms = test_support::seoul(2025, 11, 19, 23, 10);
+  EXPECT_EQ(shipped().decide(m).tags, std::vector<std::string>{"night"});
+  m.created_at_ms = test_support::seoul(2025, 11, 20, 5, 59);
+  EXPECT_EQ(shipped().decide(m).tags, std::vector<std::string>{"night"});
+  m.created_at_ms = test_support::seoul(2025, 11, 20, 6, 0);
+  EXPECT_TRUE(shipped().decide(m).tags.empty());
+  EXPECT_EQ(shipped().decide(m).rule, "bus");
+}
+
+TEST(ShippedRules, SongpaPlacesAreTaggedAndNamed) {
+  const Decision d = shipped().decide(mention("잠실동 육교에 구멍이 났어요"));
+  EXPECT_EQ(d.tags, std::vector<std::string>{"songpa"});
+  EXPECT_EQ(d.neighbourhood, "잠실동");
+  EXPECT_EQ(d.rule, "footbridge");
+  EXPECT_EQ(d.matched, (std::vector<std::string>{"songpa", "footbridge"}));
+  EXPECT_EQ(shipped().decide(mention("문정2동 주민센터 앞 불법주차")).neighbourhood, "문정2동");
+  EXPECT_EQ(shipped().neighbourhood_list_count(), 1u);
+}
+
+TEST(ShippedRules, ReplyStillBrokenReopens) {
+  std::string why;
+  EXPECT_TRUE(shipped().reopens(mention("아직도 그대로예요"), &why));
+  EXPECT_EQ(why, "any: found \"아직\"");
+  EXPECT_TRUE(shipped().reopens(mention("It is still not fixed")));
+  EXPECT_FALSE(shipped().reopens(mention("빨리 고쳐주셔서 감사합니다")));
+  EXPECT_FALSE(shipped().reopens(mention("아직 확인은 못 했지만 감사합니다")));
+}
+
+TEST(ShippedRules, NothingIsIgnoredOrHiddenByDefault) {
+  for (const char* text : {"", "#송파", "육교", "Thank you!"}) {
+    const Decision d = shipped().decide(mention(text));
+    EXPECT_EQ(d.action, Decision::Action::kOpen) << text;
+    EXPECT_FALSE(d.hide) << text;
+  }
 }
 
 }  // namespace

@@ -38,6 +38,8 @@ ticket_prefix: SP
 store: $work/sotong.db
 rules_dir: $root/rules
 templates_dir: $root/templates
+holidays_dir: $root/holidays
+time_zone: Asia/Seoul
 log_level: ${SOTONG_LOG_LEVEL:-info}
 hook: {listen: 127.0.0.1, port: 0}
 accounts:
@@ -45,6 +47,7 @@ accounts:
     platform: mastodon
     base_url: http://127.0.0.1:$sp
     token_file: mastodon.token
+    posts_per_3_hours: 1000000   # the sandbox, not a real instance
 departments:
   roads: {name: {ko: 도로과, en: Roads Department}, token_sha256: $(stack_hash "$roads_token")}
   transport: {name: {ko: 교통정책과, en: Transport Department}, token_sha256: $(stack_hash "$other_token-t")}

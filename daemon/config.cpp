@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -142,12 +143,13 @@ Result<AccountConfig> parse_account(const Ctx& c, const YAML::Node& n, const fs:
                               "templates_dir"};
   if (*platform == "mastodon") {
     known.merge(secret_fields({"token"}));
-    known.insert({"streaming", "idempotency_window_seconds"});
+    known.insert({"streaming", "idempotency_window_seconds", "posts_per_3_hours"});
   } else {
     known.merge(secret_fields({"consumer_key", "consumer_secret", "access_token",
                                "access_token_secret", "bearer_token"}));
     known.insert({"api_version", "mentions_per_window", "posts_per_window", "posts_per_day"});
   }
+  known.insert("posts_per_hour");
   if (auto s = check_keys(c, n, known, *platform + " account"); !s) return Error{s.error()};
   AccountConfig a;
   a.platform = *platform;
@@ -199,6 +201,16 @@ Result<AccountConfig> parse_account(const Ctx& c, const YAML::Node& n, const fs:
     if (!v) return Error{v.error()};
     a.idempotency_window = std::chrono::seconds(*v);
   }
+  if (n["posts_per_3_hours"]) {
+    auto v = integer(c, n["posts_per_3_hours"], "posts_per_3_hours", 3, 10000000);
+    if (!v) return Error{v.error()};
+    a.posts_per_3_hours = static_cast<int>(*v);
+  }
+  if (n["posts_per_hour"]) {
+    auto v = integer(c, n["posts_per_hour"], "posts_per_hour", 1, 100000);
+    if (!v) return Error{v.error()};
+    a.posts_per_hour = static_cast<int>(*v);
+  }
   if (a.platform == "mastodon") {
     auto tok = resolve_secret(c, n, base, "token", true);
     if (!tok) return Error{tok.error()};
@@ -249,124 +261,265 @@ bool is_hex64(const std::string& s) {
   return true;
 }
 
+// Department names are shown to citizens ({{department}}) and ETAs too: one line each.
+Result<std::map<std::string, std::string>> per_language(const Ctx& c, const YAML::Node& n,
+                                                        const std::string& field,
+                                                        const std::string& default_language) {
+  std::map<std::string, std::string> out;
+  auto one = [&](const YAML::Node& v, const std::string& lang) -> Status {
+    auto text = scalar(c, v, field);
+    if (!text) return Error{text.error()};
+    if (text->empty() || text->size() > 200 || text->find('\n') != std::string::npos)
+      return c.err(v, field + " must be one line of 1 to 200 bytes");
+    out[lang] = *text;
+    return Status::Ok();
+  };
+  if (n.IsScalar()) {
+    if (auto s = one(n, default_language); !s) return Error{s.error()};
+  } else if (n.IsMap()) {
+    for (const auto& kv : n) {
+      const auto lang = kv.first.as<std::string>();
+      if (lang.size() < 2 || lang.size() > 3 ||
+          lang.find_first_not_of("abcdefghijklmnopqrstuvwxyz") != std::string::npos)
+        return c.err(kv.first, "\"" + lang + "\" is not a language (a primary tag like ko or en)");
+      if (auto s = one(kv.second, lang); !s) return Error{s.error()};
+    }
+  } else {
+    return c.err(n, field + " must be a string or a map of language to text");
+  }
+  return out;
+}
+
+// Collects every error of a section instead of stopping at the first, so one run of
+// --check-config shows an admin all of them.
+struct Errors {
+  std::vector<std::string> list;
+  void add(const std::string& e) { list.push_back(e); }
+  template <class T>
+  bool ok(const Result<T>& r) {
+    if (!r) add(r.error());
+    return r.ok();
+  }
+  bool ok(const Status& s) {
+    if (!s) add(s.error());
+    return s.ok();
+  }
+};
+
+// The platforms' own posting limits per hour, and the budget kept below them by default.
+int platform_posts_per_hour(const AccountConfig& a) {
+  if (a.platform == "x") return std::min(a.posts_per_window * 4, a.posts_per_day);
+  return std::max(1, a.posts_per_3_hours / 3);  // Mastodon: 300 per 3 hours by default
+}
+
 Result<Config> parse(const Ctx& c, const YAML::Node& root, const fs::path& base) {
   Config cfg;
-  if (auto s =
-          check_keys(c, root,
-                     {"ticket_prefix", "store", "rules_dir", "templates_dir", "fallback_language",
-                      "log_level", "hook", "sender", "accounts", "departments"},
-                     "the configuration");
-      !s)
-    return Error{s.error()};
+  Errors e;
+  if (!e.ok(check_keys(
+          c, root,
+          {"ticket_prefix", "store", "rules_dir", "templates_dir", "holidays_dir",
+           "fallback_language", "log_level", "hook", "sender", "accounts", "departments",
+           "time_zone", "business_hours", "status_url", "limits", "threads", "watch_files"},
+          "the configuration")))
+    return Error{e.list.front()};
   if (root["ticket_prefix"]) {
     auto p = scalar(c, root["ticket_prefix"], "ticket_prefix");
-    if (!p) return Error{p.error()};
-    if (!valid_prefix(*p))
-      return c.err(root["ticket_prefix"], "ticket_prefix must be 1-8 of A-Z and 0-9");
-    cfg.ticket_prefix = *p;
+    if (e.ok(p)) {
+      if (!valid_prefix(*p))
+        e.add(c.where(root["ticket_prefix"]) + ": ticket_prefix must be 1-8 of A-Z and 0-9");
+      else
+        cfg.ticket_prefix = *p;
+    }
   }
-  auto path_field = [&](const char* key, fs::path& out) -> Status {
+  auto path_field = [&](const char* key, fs::path& out) {
     if (!root[key]) {
-      out = base / out;
-      return Status::Ok();
+      if (!out.empty()) out = base / out;
+      return;
     }
     auto v = scalar(c, root[key], key);
-    if (!v) return Error{v.error()};
+    if (!e.ok(v)) return;
     std::string s = *v;
     if (s.rfind("sqlite:", 0) == 0) s = s.substr(7);
     out = base / s;
-    return Status::Ok();
   };
-  if (auto s = path_field("store", cfg.store_path); !s) return Error{s.error()};
-  if (auto s = path_field("rules_dir", cfg.rules_dir); !s) return Error{s.error()};
-  if (auto s = path_field("templates_dir", cfg.templates_dir); !s) return Error{s.error()};
+  path_field("store", cfg.store_path);
+  path_field("rules_dir", cfg.rules_dir);
+  path_field("templates_dir", cfg.templates_dir);
+  path_field("holidays_dir", cfg.holidays_dir);
   if (root["fallback_language"]) {
     auto v = scalar(c, root["fallback_language"], "fallback_language");
-    if (!v) return Error{v.error()};
-    cfg.fallback_language = *v;
+    if (e.ok(v)) cfg.fallback_language = *v;
+  }
+  if (root["time_zone"]) {
+    auto v = scalar(c, root["time_zone"], "time_zone");
+    if (e.ok(v)) {
+      // Checked here too, so a wrong zone is listed with the configuration's other errors.
+      if (auto zone = Calendar::load(*v, {}); !zone)
+        e.add(c.where(root["time_zone"]) + ": " + zone.error());
+      else
+        cfg.time_zone = *v;
+    }
+  }
+  if (root["status_url"]) {
+    auto v = scalar(c, root["status_url"], "status_url");
+    if (e.ok(v)) {
+      if (v->rfind("https://", 0) != 0 || v->find("{ticket}") == std::string::npos ||
+          v->find_first_of(" \n\t") != std::string::npos)
+        e.add(c.where(root["status_url"]) +
+              ": status_url must be an https:// address with {ticket} where the number goes");
+      else
+        cfg.status_url = *v;
+    }
   }
   if (root["log_level"]) {
     auto v = scalar(c, root["log_level"], "log_level");
-    if (!v) return Error{v.error()};
     static const std::set<std::string> kLevels{"trace", "debug", "info", "warn", "error"};
-    if (!kLevels.contains(*v))
-      return c.err(root["log_level"], "log_level must be one of trace, debug, info, warn, error");
-    cfg.log_level = *v;
+    if (e.ok(v)) {
+      if (!kLevels.contains(*v))
+        e.add(c.where(root["log_level"]) +
+              ": log_level must be one of trace, debug, info, warn, error");
+      else
+        cfg.log_level = *v;
+    }
   }
-  if (const auto hook = root["hook"]) {
-    if (auto s = check_keys(c, hook, {"listen", "port", "max_body_bytes"}, "hook"); !s)
-      return Error{s.error()};
+  if (root["watch_files"]) {
+    auto v = boolean(c, root["watch_files"], "watch_files");
+    if (e.ok(v)) cfg.watch_files = *v;
+  }
+  if (const auto hook = root["hook"];
+      hook && e.ok(check_keys(c, hook, {"listen", "port", "max_body_bytes"}, "hook"))) {
     if (hook["listen"]) {
       auto v = scalar(c, hook["listen"], "listen");
-      if (!v) return Error{v.error()};
-      cfg.hook_listen = *v;
+      if (e.ok(v)) cfg.hook_listen = *v;
     }
     if (hook["port"]) {
       auto v = integer(c, hook["port"], "port", 0, 65535);
-      if (!v) return Error{v.error()};
-      cfg.hook_port = static_cast<uint16_t>(*v);
+      if (e.ok(v)) cfg.hook_port = static_cast<uint16_t>(*v);
     }
     if (hook["max_body_bytes"]) {
       auto v = integer(c, hook["max_body_bytes"], "max_body_bytes", 1024, 1 << 20);
-      if (!v) return Error{v.error()};
-      cfg.hook_max_body_bytes = static_cast<std::size_t>(*v);
+      if (e.ok(v)) cfg.hook_max_body_bytes = static_cast<std::size_t>(*v);
     }
   }
-  if (const auto sender = root["sender"]) {
-    if (auto s = check_keys(c, sender, {"initial_backoff_ms", "max_backoff_ms"}, "sender"); !s)
-      return Error{s.error()};
+  if (const auto sender = root["sender"];
+      sender && e.ok(check_keys(c, sender, {"initial_backoff_ms", "max_backoff_ms"}, "sender"))) {
     if (sender["initial_backoff_ms"]) {
       auto v = integer(c, sender["initial_backoff_ms"], "initial_backoff_ms", 10, 600000);
-      if (!v) return Error{v.error()};
-      cfg.sender_initial_backoff = std::chrono::milliseconds(*v);
+      if (e.ok(v)) cfg.sender_initial_backoff = std::chrono::milliseconds(*v);
     }
     if (sender["max_backoff_ms"]) {
       auto v = integer(c, sender["max_backoff_ms"], "max_backoff_ms", 100, 86400000);
-      if (!v) return Error{v.error()};
-      cfg.sender_max_backoff = std::chrono::milliseconds(*v);
+      if (e.ok(v)) cfg.sender_max_backoff = std::chrono::milliseconds(*v);
+    }
+  }
+  if (const auto limits = root["limits"];
+      limits && e.ok(check_keys(c, limits, {"acks_per_author_per_hour"}, "limits"))) {
+    if (limits["acks_per_author_per_hour"]) {
+      auto v = integer(c, limits["acks_per_author_per_hour"], "acks_per_author_per_hour", 0, 1000);
+      if (e.ok(v)) cfg.acks_per_author_per_hour = static_cast<int>(*v);
+    }
+  }
+  if (const auto threads = root["threads"];
+      threads && e.ok(check_keys(c, threads, {"ack_additions"}, "threads"))) {
+    if (threads["ack_additions"]) {
+      auto v = boolean(c, threads["ack_additions"], "ack_additions");
+      if (e.ok(v)) cfg.ack_thread_additions = *v;
+    }
+  }
+  cfg.business_hours.week.fill({{9 * 60, 18 * 60}});
+  cfg.business_hours.week[5].clear();
+  cfg.business_hours.week[6].clear();
+  if (const auto hours = root["business_hours"]) {
+    auto h = parse_opening_hours(c.file, hours);
+    if (e.ok(h)) {
+      if (h->empty())
+        e.add(c.where(hours) + ": business_hours are never open");
+      else
+        cfg.business_hours = *h;
     }
   }
   const auto accounts = root["accounts"];
-  if (!accounts || !accounts.IsSequence() || accounts.size() == 0)
-    return c.err(accounts ? accounts : root, "accounts must be a non-empty list");
-  std::set<std::string> names;
-  for (const auto& a : accounts) {
-    auto acc = parse_account(c, a, base);
-    if (!acc) return Error{acc.error()};
-    if (!names.insert(acc->name).second) return c.err(a, "duplicate account name " + acc->name);
-    cfg.accounts.push_back(std::move(*acc));
+  if (!accounts || !accounts.IsSequence() || accounts.size() == 0) {
+    e.add(c.where(accounts ? accounts : root) + ": accounts must be a non-empty list");
+  } else {
+    std::set<std::string> names;
+    for (const auto& a : accounts) {
+      auto acc = parse_account(c, a, base);
+      if (!e.ok(acc)) continue;
+      if (!names.insert(acc->name).second) {
+        e.add(c.where(a) + ": duplicate account name " + acc->name);
+        continue;
+      }
+      const int platform_limit = platform_posts_per_hour(*acc);
+      if (acc->posts_per_hour == 0) {
+        acc->posts_per_hour = std::max(1, platform_limit * 8 / 10);
+      } else if (acc->posts_per_hour > platform_limit) {
+        e.add(c.where(a["posts_per_hour"]) + ": posts_per_hour " +
+              std::to_string(acc->posts_per_hour) + " is above the platform's limit of " +
+              std::to_string(platform_limit) + " per hour; stay below it");
+        continue;
+      }
+      cfg.accounts.push_back(std::move(*acc));
+    }
   }
   const auto deps = root["departments"];
-  if (!deps || !deps.IsMap() || deps.size() == 0)
-    return c.err(deps ? deps : root, "departments must be a non-empty mapping");
-  for (const auto& kv : deps) {
-    DepartmentConfig d;
-    d.id = kv.first.as<std::string>();
-    const auto& n = kv.second;
-    if (auto s = check_keys(c, n, {"name", "token_sha256"}, "department " + d.id); !s)
-      return Error{s.error()};
-    if (n["name"]) {
-      if (n["name"].IsScalar()) {
-        d.names["ko"] = n["name"].as<std::string>();
-      } else if (n["name"].IsMap()) {
-        for (const auto& nm : n["name"])
-          d.names[nm.first.as<std::string>()] = nm.second.as<std::string>();
-      } else {
-        return c.err(n["name"], "name must be a string or a map of language to name");
+  if (!deps || !deps.IsMap() || deps.size() == 0) {
+    e.add(c.where(deps ? deps : root) + ": departments must be a non-empty mapping");
+  } else {
+    for (const auto& kv : deps) {
+      DepartmentConfig d;
+      d.id = kv.first.as<std::string>();
+      const auto& n = kv.second;
+      if (!e.ok(check_keys(c, n, {"name", "token_sha256", "hours", "eta"}, "department " + d.id)))
+        continue;
+      if (n["name"]) {
+        auto names = per_language(c, n["name"], "name", cfg.fallback_language);
+        if (!e.ok(names)) continue;
+        d.names = std::move(*names);
       }
+      if (n["eta"]) {
+        auto eta = per_language(c, n["eta"], "eta", cfg.fallback_language);
+        if (!e.ok(eta)) continue;
+        d.eta = std::move(*eta);
+      }
+      d.hours = cfg.business_hours;
+      if (n["hours"]) {
+        auto h = parse_opening_hours(c.file, n["hours"]);
+        if (!e.ok(h)) continue;
+        if (h->empty()) {
+          e.add(c.where(n["hours"]) + ": department " + d.id + " is never open");
+          continue;
+        }
+        d.hours = *h;
+        d.own_hours = true;
+      }
+      if (!n["token_sha256"]) {
+        e.add(c.where(n) + ": department " + d.id + " is missing token_sha256");
+        continue;
+      }
+      auto t = scalar(c, n["token_sha256"], "token_sha256");
+      if (!e.ok(t)) continue;
+      if (!is_hex64(*t)) {
+        e.add(c.where(n["token_sha256"]) +
+              ": token_sha256 must be 64 lower-case hex digits (sha256sum of the token)");
+        continue;
+      }
+      d.token_sha256 = *t;
+      bool shared = false;
+      for (const auto& [other_id, other] : cfg.departments) {
+        if (other.token_sha256 == d.token_sha256) {
+          e.add(c.where(n["token_sha256"]) + ": department " + d.id + " has the same token as " +
+                other_id + "; every department needs its own");
+          shared = true;
+        }
+      }
+      if (!shared) cfg.departments.emplace(d.id, std::move(d));
     }
-    if (!n["token_sha256"]) return c.err(n, "department " + d.id + " is missing token_sha256");
-    auto t = scalar(c, n["token_sha256"], "token_sha256");
-    if (!t) return Error{t.error()};
-    if (!is_hex64(*t))
-      return c.err(n["token_sha256"],
-                   "token_sha256 must be 64 lower-case hex digits (sha256sum of the token)");
-    d.token_sha256 = *t;
-    for (const auto& [other_id, other] : cfg.departments)
-      if (other.token_sha256 == d.token_sha256)
-        return c.err(n["token_sha256"], "department " + d.id + " has the same token as " +
-                                            other_id + "; every department needs its own");
-    cfg.departments.emplace(d.id, std::move(d));
+  }
+  if (!e.list.empty()) {
+    std::string all;
+    for (const auto& m : e.list) all += (all.empty() ? "" : "\n") + m;
+    return Error{all};
   }
   return cfg;
 }
@@ -381,6 +534,16 @@ std::string Config::department_name(const std::string& id, const std::string& la
   n = it->second.names.find(fallback_language);
   if (n != it->second.names.end()) return n->second;
   return it->second.names.begin()->second;
+}
+
+std::string Config::department_eta(const std::string& id, const std::string& language) const {
+  auto it = departments.find(id);
+  if (it == departments.end() || it->second.eta.empty()) return {};
+  auto n = it->second.eta.find(language);
+  if (n != it->second.eta.end()) return n->second;
+  n = it->second.eta.find(fallback_language);
+  if (n != it->second.eta.end()) return n->second;
+  return it->second.eta.begin()->second;
 }
 
 Result<Config> load_config(const fs::path& path) {

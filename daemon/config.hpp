@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "daemon/calendar.hpp"
 #include "daemon/util/result.hpp"
 
 namespace sotong {
@@ -30,9 +31,13 @@ struct AccountConfig {
   int mentions_per_window = 300;        // per 15 minutes, per user
   int posts_per_window = 100;           // per 15 minutes, per user
   int posts_per_day = 10000;            // per 24 hours, per app
+  // Our own budget per hour, below the platform's limit (0 at parse: 80% of the limit), so
+  // a flood of mentions never gets the account suspended.
+  int posts_per_hour = 0;
   // Mastodon only: past this age a retried reply is first looked for in the thread, since
   // the server forgets an Idempotency-Key after an hour.
   std::chrono::seconds idempotency_window{3300};
+  int posts_per_3_hours = 300;  // the instance's status limit per account (Mastodon's default)
   bool streaming = true;
   std::chrono::seconds poll_interval{30};
   std::chrono::seconds request_timeout{15};
@@ -41,7 +46,10 @@ struct AccountConfig {
 struct DepartmentConfig {
   std::string id;
   std::map<std::string, std::string> names;  // language -> display name
-  std::string token_sha256;                  // lower-case hex SHA-256 of the bearer token
+  std::map<std::string, std::string> eta;    // language -> "within 3 working days"
+  OpeningHours hours;                        // the configuration's business_hours unless own
+  bool own_hours = false;
+  std::string token_sha256;  // lower-case hex SHA-256 of the bearer token
 };
 
 struct Config {
@@ -50,6 +58,13 @@ struct Config {
   std::filesystem::path store_path = "sotong.db";
   std::filesystem::path rules_dir = "rules";
   std::filesystem::path templates_dir = "templates";
+  std::filesystem::path holidays_dir;  // empty: no public holidays
+  std::string time_zone{Calendar::kDefaultZone};
+  OpeningHours business_hours;        // default for departments: mon-fri 09:00-18:00
+  std::string status_url;             // https://... with {ticket}; empty: {{status_url}} unusable
+  int acks_per_author_per_hour = 5;   // 0: no limit
+  bool ack_thread_additions = false;  // reply "added to your ticket" under an open ticket
+  bool watch_files = true;            // reload on changes to the config, rules, templates
   std::string fallback_language = "ko";
   std::string log_level = "info";
   std::string hook_listen = "127.0.0.1";
@@ -62,6 +77,9 @@ struct Config {
 
   // The display name of a department in a language, falling back to any name, then the id.
   std::string department_name(const std::string& id, const std::string& language) const;
+  // The department's expected time to act in a language (fallback language, then any); empty
+  // when it has none.
+  std::string department_eta(const std::string& id, const std::string& language) const;
 };
 
 // Reads and checks the file. Secrets are resolved here (token_file, token_env,

@@ -16,6 +16,7 @@
 #include "connectors/x/x_connector.hpp"
 #include "daemon/hook_server.hpp"
 #include "daemon/sender.hpp"
+#include "daemon/util/file_watch.hpp"
 #include "daemon/util/log.hpp"
 
 namespace sotong {
@@ -73,8 +74,8 @@ int run_daemon(const DaemonOptions& options, std::shared_ptr<const Runtime> runt
 
   std::vector<std::unique_ptr<Connector>> connectors;
   std::vector<std::unique_ptr<Sender>> senders;
-  SenderOptions sopt{cfg.sender_initial_backoff, cfg.sender_max_backoff};
   for (const auto& acc : cfg.accounts) {
+    SenderOptions sopt{cfg.sender_initial_backoff, cfg.sender_max_backoff, acc.posts_per_hour};
     if (acc.platform == "x")
       connectors.push_back(std::make_unique<x::XConnector>(ex, acc, tls));
     else
@@ -105,6 +106,7 @@ int run_daemon(const DaemonOptions& options, std::shared_ptr<const Runtime> runt
     }
   }
 
+  std::unique_ptr<FileWatch> watch;  // set up below, stopped first when stopping
   int running_tasks = 0;
   int exit_code = 0;
   std::function<void(const char*)> begin_stop;
@@ -149,6 +151,7 @@ int run_daemon(const DaemonOptions& options, std::shared_ptr<const Runtime> runt
     if (stopping) return;
     stopping = true;
     spdlog::info("stopping ({}): finishing posts in flight", why);
+    if (watch) watch->stop();
     sd_notify(0, "STOPPING=1");
     for (auto& c : connectors) c->stop();
     for (auto& s : senders) s->stop();
@@ -162,27 +165,84 @@ int run_daemon(const DaemonOptions& options, std::shared_ptr<const Runtime> runt
     wait_for_tasks();
   };
 
+  // Reloads run one at a time off the loop (reading files blocks); a request during one
+  // runs once more after it, so the last change always wins.
   asio::thread_pool reload_thread(1);
+  bool reloading = false;
+  bool reload_again = false;
+  std::function<void(std::string)> request_reload = [&](std::string why) {
+    if (stopping) return;
+    if (reloading) {
+      reload_again = true;
+      return;
+    }
+    reloading = true;
+    sd_notify(0, "RELOADING=1");
+    asio::post(reload_thread, [&, why = std::move(why)] {
+      const auto started = std::chrono::steady_clock::now();
+      auto rt = load_runtime(options.config_path);
+      const auto ms = std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::steady_clock::now() - started)
+                          .count() /
+                      1000.0;
+      asio::post(ex, [&, why, ms, rt = std::move(rt)] {
+        if (rt) {
+          const auto& old = pipeline.runtime()->config;
+          const auto& now = (*rt)->config;
+          // Connectors, senders, the store and the hook socket are built once; changing them
+          // needs a restart, and saying so beats silently running the old ones.
+          bool same_accounts = old.accounts.size() == now.accounts.size();
+          for (std::size_t i = 0; same_accounts && i < old.accounts.size(); ++i)
+            same_accounts = old.accounts[i].name == now.accounts[i].name &&
+                            old.accounts[i].base_url == now.accounts[i].base_url;
+          if (!same_accounts || old.store_path != now.store_path ||
+              old.hook_listen != now.hook_listen || old.hook_port != now.hook_port)
+            spdlog::warn("accounts, store or hook address changed: they take effect at restart");
+          pipeline.set_runtime(*rt);
+          spdlog::info("reloaded ({}) in {:.1f} ms: {} rules, {} departments", why, ms,
+                       (*rt)->rules.size(), now.departments.size());
+        } else {
+          spdlog::error("reload ({}) refused, keeping the running configuration:\n{}", why,
+                        rt.error());
+        }
+        sd_notify(0, "READY=1");
+        reloading = false;
+        if (reload_again) {
+          reload_again = false;
+          request_reload("changed again during a reload");
+        }
+      });
+    });
+  };
+
+  if (cfg.watch_files) {
+    watch = std::make_unique<FileWatch>(
+        [&] { asio::post(ex, [&] { request_reload("files changed"); }); });
+    const auto config_name = options.config_path.filename().string();
+    auto config_dir = options.config_path.parent_path();
+    if (config_dir.empty()) config_dir = ".";
+    Status st = watch->watch(config_dir,
+                             [config_name](std::string_view name) { return name == config_name; });
+    std::vector<std::filesystem::path> dirs{cfg.rules_dir, cfg.templates_dir};
+    if (!cfg.holidays_dir.empty()) dirs.push_back(cfg.holidays_dir);
+    for (const auto& acc : cfg.accounts)
+      if (!acc.templates_dir.empty()) dirs.push_back(acc.templates_dir);
+    for (const auto& d : dirs)
+      if (st) st = watch->watch(d);
+    if (st) st = watch->start();
+    if (!st) {
+      spdlog::warn("not watching files ({}); reload with SIGHUP", st.error());
+      watch.reset();
+    }
+  }
+
   asio::signal_set signals(ex, SIGTERM, SIGINT, SIGHUP);
   std::function<void()> wait_signal = [&] {
     signals.async_wait([&](boost::system::error_code ec, int sig) {
       if (ec) return;
       if (sig == SIGHUP) {
-        sd_notify(0, "RELOADING=1");
-        // Reading files is blocking work: off the loop, the result handed back to it.
-        asio::post(reload_thread, [&] {
-          auto rt = load_runtime(options.config_path);
-          asio::post(ex, [&, rt = std::move(rt)] {
-            if (rt) {
-              pipeline.set_runtime(*rt);
-              spdlog::info("reloaded rules and templates ({} rules)", (*rt)->rules.size());
-            } else {
-              spdlog::error("reload refused, keeping the running configuration: {}", rt.error());
-            }
-            sd_notify(0, "READY=1");
-            wait_signal();
-          });
-        });
+        request_reload("SIGHUP");
+        wait_signal();
         return;
       }
       begin_stop(sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -194,6 +254,7 @@ int run_daemon(const DaemonOptions& options, std::shared_ptr<const Runtime> runt
   spdlog::info("sotongd ready: {} account(s), {} department(s)", connectors.size(),
                cfg.departments.size());
   ioc.run();
+  if (watch) watch->stop();
   reload_thread.join();
   store_thread.stop();
   spdlog::info("sotongd stopped");

@@ -152,6 +152,13 @@ json::object ticket_json(const TicketRow& t) {
   o["language"] = t.language;
   o["visibility"] = std::string(to_string(t.visibility));
   o["rule"] = t.rule;
+  json::array tags;
+  for (const auto& tag : t.tags) tags.emplace_back(tag);
+  o["tags"] = std::move(tags);
+  o["hidden"] = t.hidden;
+  o["notify"] = t.notify;
+  if (!t.neighbourhood.empty()) o["neighbourhood"] = t.neighbourhood;
+  o["reopened"] = t.reopened;
   o["created_at"] = iso8601_utc(t.created_at_ms);
   o["updated_at"] = iso8601_utc(t.updated_at_ms);
   if (t.status == "closed") {

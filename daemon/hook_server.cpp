@@ -110,7 +110,7 @@ struct HookServer::Impl {
     auto resolution = hook::parse_close_body(req.body());
     if (!resolution) co_return error(400, resolution.error());
     DraftFn followup = [rt, this](const TicketRow& t) {
-      return render_reply(*rt, "followup", t, pipeline.fit_for(t.account));
+      return render_reply(*rt, "followup", t, pipeline.fit_for(t.account), now_ms());
     };
     std::string actor = "department:" + *dept;
     auto job = [n = route.ticket, d = *dept, res = *resolution, actor, followup](Store& s) {

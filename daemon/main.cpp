@@ -1,36 +1,100 @@
 // sotongd: the command line. Everything else is in the sotong library.
+#include <fmt/format.h>
+
 #include <cstdio>
 #include <cstring>
 #include <string>
 
 #include "daemon/daemon.hpp"
+#include "daemon/explain.hpp"
+#include "daemon/util/clock.hpp"
 #include "daemon/util/log.hpp"
 
 namespace {
 
 constexpr const char* kUsage =
-    "usage: sotongd --config PATH [--check-config] [--hook-port-file PATH]\n"
+    "usage: sotongd --config PATH [--hook-port-file PATH]\n"
+    "       sotongd --config PATH --check-config\n"
+    "       sotongd --config PATH --explain TEXT [--lang L] [--author NAME]\n"
+    "               [--platform P] [--account NAME] [--visibility V] [--at TIME]\n"
     "       sotongd --version | --help\n"
     "\n"
     "  --config PATH          the configuration file (YAML)\n"
-    "  --check-config         load and check configuration, rules and templates, then exit\n"
-    "                         (0 when good; the error, with file:line:column, otherwise)\n"
+    "  --check-config         load and check the configuration, rules, templates and holidays,\n"
+    "                         then exit: 0 and a summary when good; 1 and every error found,\n"
+    "                         one per line as file:line:column: message, otherwise\n"
+    "  --explain TEXT         show which rules match TEXT and why, the decision, and the reply\n"
+    "                         as the citizen would see it with its length on the platform\n"
+    "    --lang L             the mention's language (ko, en, ...)\n"
+    "    --author NAME        the citizen's handle (default: citizen)\n"
+    "    --platform P         mastodon or x (default: the first account's)\n"
+    "    --account NAME       one of the configured accounts\n"
+    "    --visibility V       public, unlisted, private or direct (default: public)\n"
+    "    --at TIME            \"YYYY-MM-DD HH:MM\" in the desk's time zone (default: now)\n"
     "  --hook-port-file PATH  write the department hook's bound port to PATH (for port 0)\n"
     "\n"
-    "Signals: SIGTERM/SIGINT stop gracefully; SIGHUP reloads rules and templates.\n";
+    "Signals: SIGTERM/SIGINT stop gracefully; SIGHUP reloads rules, templates, holidays and\n"
+    "department tokens (so do changes to those files, unless watch_files: false).\n";
+
+[[noreturn]] void usage_error(const std::string& message) {
+  std::fprintf(stderr, "sotongd: %s\n%s", message.c_str(), kUsage);
+  std::exit(2);
+}
+
+void print_summary(const std::string& path, const sotong::Runtime& rt) {
+  const auto& cfg = rt.config;
+  std::string out = path + ": good\n";
+  out += fmt::format("  accounts     {}:", cfg.accounts.size());
+  for (const auto& a : cfg.accounts)
+    out += fmt::format(" {} ({}, {} posts/hour)", a.name, a.platform, a.posts_per_hour);
+  int own_hours = 0;
+  std::string deps;
+  for (const auto& [id, d] : cfg.departments) {
+    deps += " " + id;
+    own_hours += d.own_hours ? 1 : 0;
+  }
+  out += fmt::format("\n  departments  {}:{} ({} with their own hours)\n", cfg.departments.size(),
+                     deps, own_hours);
+  out += fmt::format("  rules        {} in {}, {} neighbourhood list(s)\n", rt.rules.size(),
+                     cfg.rules_dir.string(), rt.rules.neighbourhood_list_count());
+  out += "  templates   ";
+  for (const auto& lang : rt.templates.languages()) {
+    std::size_t variants = 0;
+    const auto keys = rt.templates.keys(lang);
+    for (const auto& k : keys) variants += rt.templates.variant_count(k, lang);
+    out += fmt::format(" {}: {} keys, {} variants;", lang, keys.size(), variants);
+  }
+  if (!rt.account_templates.empty())
+    out += fmt::format(" plus {} account(s) with their own", rt.account_templates.size());
+  std::string years;
+  for (int y : rt.calendar.holiday_years()) years += " " + std::to_string(y);
+  out += fmt::format("\n  calendar     {}, {} public holiday(s) for{}\n", rt.calendar.zone_name(),
+                     rt.calendar.holiday_count(), years.empty() ? " no year" : years);
+  out += fmt::format(
+      "  limits       {} acknowledgements per author per hour; replies under open "
+      "tickets {}\n",
+      cfg.acks_per_author_per_hour,
+      cfg.ack_thread_additions ? "acknowledged" : "recorded silently");
+  std::printf("%s", out.c_str());
+  const int year = rt.calendar.local(sotong::now_ms()).year;
+  bool covered = false;
+  for (int y : rt.calendar.holiday_years()) covered = covered || y == year;
+  if (!covered)
+    std::printf("  warning: no public holidays listed for %d; add them to %s\n", year,
+                cfg.holidays_dir.empty() ? "a holidays_dir" : cfg.holidays_dir.c_str());
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
   sotong::DaemonOptions opts;
   bool check = false;
+  bool explain = false;
+  sotong::ExplainInput ex;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    auto value = [&](const char* name) -> const char* {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "sotongd: %s needs a value\n%s", name, kUsage);
-        std::exit(2);
-      }
+    auto value = [&](const char* name) -> std::string {
+      if (i + 1 >= argc) usage_error(std::string(name) + " needs a value");
       return argv[++i];
     };
     if (a == "--config")
@@ -39,6 +103,21 @@ int main(int argc, char** argv) {
       opts.hook_port_file = value("--hook-port-file");
     else if (a == "--check-config")
       check = true;
+    else if (a == "--explain") {
+      explain = true;
+      ex.text = value("--explain");
+    } else if (a == "--lang")
+      ex.language = value("--lang");
+    else if (a == "--author")
+      ex.author = value("--author");
+    else if (a == "--platform")
+      ex.platform = value("--platform");
+    else if (a == "--account")
+      ex.account = value("--account");
+    else if (a == "--visibility")
+      ex.visibility = value("--visibility");
+    else if (a == "--at")
+      ex.at = value("--at");
     else if (a == "--version") {
       std::printf("sotongd 0.1.0\n");
       return 0;
@@ -46,27 +125,28 @@ int main(int argc, char** argv) {
       std::printf("%s", kUsage);
       return 0;
     } else {
-      std::fprintf(stderr, "sotongd: unknown argument %s\n%s", a.c_str(), kUsage);
-      return 2;
+      usage_error("unknown argument " + a);
     }
   }
-  if (opts.config_path.empty()) {
-    std::fprintf(stderr, "sotongd: --config is required\n%s", kUsage);
-    return 2;
-  }
+  if (opts.config_path.empty()) usage_error("--config is required");
+  if (check && explain) usage_error("--check-config and --explain do not go together");
   auto rt = sotong::load_runtime(opts.config_path);
   if (!rt) {
-    std::fprintf(stderr, "sotongd: %s\n", rt.error().c_str());
+    // One error per line, file:line:column first, as compilers print them.
+    std::fprintf(stderr, "%s\n", rt.error().c_str());
     return 1;
   }
   if (check) {
-    std::printf(
-        "sotongd: %s is good: %zu account(s), %zu department(s), %zu rule(s), "
-        "languages:",
-        opts.config_path.c_str(), (*rt)->config.accounts.size(), (*rt)->config.departments.size(),
-        (*rt)->rules.size());
-    for (const auto& l : (*rt)->templates.languages()) std::printf(" %s", l.c_str());
-    std::printf("\n");
+    print_summary(opts.config_path.string(), **rt);
+    return 0;
+  }
+  if (explain) {
+    auto report = sotong::explain(**rt, ex, sotong::now_ms());
+    if (!report) {
+      std::fprintf(stderr, "sotongd: %s\n", report.error().c_str());
+      return 2;
+    }
+    std::printf("%s", report->c_str());
     return 0;
   }
   sotong::setup_logging((*rt)->config.log_level, "sotongd");

@@ -35,6 +35,7 @@ struct Mention {
   std::string author_acct;  // full address used to mention them back, e.g. "citizen1@example.org"
   bool author_is_bot = false;
   bool author_is_self = false;  // one of our own accounts
+  bool is_boost = false;        // a boost/retweet of a post, not a post of its own
   std::string text;             // plain text, our own handle removed
   std::string language;         // BCP 47 primary tag or empty
   Visibility visibility = Visibility::kPublic;

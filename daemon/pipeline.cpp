@@ -1,5 +1,7 @@
 #include "daemon/pipeline.hpp"
 
+#include <fmt/ranges.h>
+
 #include <set>
 
 #include "connectors/mastodon/status_length.hpp"
@@ -19,46 +21,97 @@ constexpr std::size_t kWorstAuthorX = 15;         // X's username limit
 constexpr std::size_t kWorstCategory = 24;
 // Mastodon's default; an instance's own limit is only known once connected.
 constexpr std::size_t kMastodonDefaultLimit = 500;
+// A date and time with the longest spelling (two-digit month and day, minutes shown).
+constexpr int64_t kWorstBusinessTimeMs = 1798687800000;  // 2026-12-31 12:30 in Seoul
 
-Status check_reply_lengths(const Runtime& rt) {
+std::string longest(const std::vector<std::string>& texts) {
+  std::string out;
+  for (const auto& t : texts)
+    if (text::grapheme_count(t) > text::grapheme_count(out)) out = t;
+  return out;
+}
+
+std::string status_url(const Config& cfg, const std::string& ticket) {
+  std::string url = cfg.status_url;
+  if (auto at = url.find("{ticket}"); at != std::string::npos) url.replace(at, 8, ticket);
+  return url;
+}
+
+void check_reply_lengths(const Runtime& rt, std::vector<std::string>& errors) {
   for (const auto& acc : rt.config.accounts) {
     const bool on_x = acc.platform == "x";
     const std::string author(on_x ? kWorstAuthorX : kWorstAuthorMastodon, 'W');
     const std::string prefix =
         acc.ticket_prefix.empty() ? rt.config.ticket_prefix : acc.ticket_prefix;
+    const std::string ticket = prefix + "-2026-9999999";
     const TemplateSet& templates = rt.templates_for(acc.name);
     for (const auto& lang : templates.languages()) {
-      std::string department;
+      std::vector<std::string> names, etas;
       for (const auto& [id, d] : rt.config.departments) {
-        std::string name = rt.config.department_name(id, lang);
-        if (text::grapheme_count(name) > text::grapheme_count(department)) department = name;
+        names.push_back(rt.config.department_name(id, lang));
+        etas.push_back(rt.config.department_eta(id, lang));
       }
-      TemplateVars vars{{"author", author},
-                        {"ticket", prefix + "-2026-9999999"},
-                        {"department", department},
-                        {"category", std::string(kWorstCategory, 'w')},
-                        {"resolution", "."}};
+      TemplateVars vars{
+          {"author", author},
+          {"ticket", ticket},
+          {"department", longest(names)},
+          {"category", std::string(kWorstCategory, 'w')},
+          {"eta", longest(etas)},
+          {"status_url", status_url(rt.config, ticket)},
+          {"next_business_time", format_local_time(rt.calendar, kWorstBusinessTimeMs, lang)},
+          {"resolution", "."}};
       for (const auto& key : templates.keys(lang)) {
         for (std::size_t i = 0; i < templates.variant_count(key, lang); ++i) {
           auto body = templates.render_variant(key, lang, vars, i);
-          if (!body) return Error{body.error()};
+          if (!body) {
+            errors.push_back(templates.where(key, lang, i) + ": " + body.error());
+            continue;
+          }
           const std::string text = "@" + author + " " + *body;
           const std::size_t length =
               on_x ? static_cast<std::size_t>(x::parse_tweet(text).weighted_length)
                    : mastodon::status_length(text);
           const bool fits = on_x ? x::parse_tweet(text).valid : length <= kMastodonDefaultLimit;
           if (!fits)
-            return Error{(rt.templates_dir_for(acc.name) / (lang + ".yaml")).string() +
-                         ": template \"" + key + "\" variant " + std::to_string(i + 1) +
-                         " can be " + std::to_string(length) + " characters long on " +
-                         acc.platform + " (account " + acc.name + ", limit " +
-                         (on_x ? std::string("280") : std::to_string(kMastodonDefaultLimit)) +
-                         ") with the longest names; shorten it"};
+            errors.push_back(templates.where(key, lang, i) + ": template \"" + key + "\" variant " +
+                             std::to_string(i + 1) + " can be " + std::to_string(length) +
+                             " characters long on " + acc.platform + " (account " + acc.name +
+                             ", limit " +
+                             (on_x ? std::string("280") : std::to_string(kMastodonDefaultLimit)) +
+                             ") with the longest names; shorten it");
         }
       }
     }
   }
-  return Status::Ok();
+}
+
+// Keys the daemon itself picks, beyond what rules name: the fallback language must have them.
+std::vector<std::string> daemon_keys(const Config& cfg) {
+  std::vector<std::string> keys{"ack_after_hours", "reopened", "limit_reached"};
+  if (cfg.ack_thread_additions) keys.emplace_back("added");
+  return keys;
+}
+
+void check_templates(const Runtime& rt, const TemplateSet& templates,
+                     const std::filesystem::path& dir, const std::string& who,
+                     std::vector<std::string>& errors) {
+  auto keys = rt.rules.template_keys();
+  for (const auto& k : daemon_keys(rt.config)) keys.push_back(k);
+  for (const auto& k : keys)
+    if (!templates.has_key(k))
+      errors.push_back(dir.string() + ": " + who + "no template \"" + k +
+                       "\" in the fallback language \"" + rt.config.fallback_language +
+                       "\" (rules or the daemon use it)");
+  if (rt.config.status_url.empty())
+    for (const auto& use : templates.uses("status_url"))
+      errors.push_back(use + " uses {{status_url}}, but the configuration " +
+                       rt.config.source.string() + " sets no status_url");
+  const auto eta_uses = templates.uses("eta");
+  if (!eta_uses.empty())
+    for (const auto& [id, d] : rt.config.departments)
+      if (d.eta.empty())
+        errors.push_back(eta_uses.front() + " uses {{eta}}, but department " + id + " in " +
+                         rt.config.source.string() + " has no eta");
 }
 
 }  // namespace
@@ -66,47 +119,78 @@ Status check_reply_lengths(const Runtime& rt) {
 Result<std::shared_ptr<const Runtime>> load_runtime(const std::filesystem::path& config_path) {
   auto cfg = load_config(config_path);
   if (!cfg) return Error{cfg.error()};
-  auto rules = RuleSet::load_dir(cfg->rules_dir);
-  if (!rules) return Error{rules.error()};
-  auto templates = TemplateSet::load_dir(cfg->templates_dir, cfg->fallback_language);
-  if (!templates) return Error{templates.error()};
-  for (const auto& d : rules->departments())
-    if (!cfg->departments.contains(d))
-      return Error{cfg->rules_dir.string() + ": rules route to department \"" + d + "\", which " +
-                   config_path.string() + " does not define"};
-  for (const auto& k : rules->template_keys())
-    if (!templates->has_key(k))
-      return Error{cfg->rules_dir.string() + ": rules name template \"" + k + "\", which " +
-                   cfg->templates_dir.string() + " does not define"};
+  std::vector<std::string> errors;
+  auto note = [&](const std::string& e) { errors.push_back(e); };
   auto rt = std::make_shared<Runtime>();
+  auto calendar = Calendar::load(cfg->time_zone, cfg->holidays_dir);
+  if (!calendar)
+    note(calendar.error());
+  else
+    rt->calendar = std::move(*calendar);
+  auto rules = RuleSet::load_dir(cfg->rules_dir);
+  if (!rules)
+    note(rules.error());
+  else
+    rt->rules = std::move(*rules);
+  auto templates = TemplateSet::load_dir(cfg->templates_dir, cfg->fallback_language);
+  if (!templates)
+    note(templates.error());
+  else
+    rt->templates = std::move(*templates);
   rt->config = std::move(*cfg);
-  rt->rules = std::move(*rules);
-  rt->templates = std::move(*templates);
-  for (const auto& acc : rt->config.accounts) {
+  const Config& c = rt->config;
+  for (const auto& acc : c.accounts) {
     if (acc.templates_dir.empty()) continue;
-    auto own = TemplateSet::load_dir(acc.templates_dir, rt->config.fallback_language);
-    if (!own) return Error{"account " + acc.name + ": " + own.error()};
-    for (const auto& k : rt->rules.template_keys())
-      if (!own->has_key(k))
-        return Error{"account " + acc.name + ": rules name template \"" + k + "\", which " +
-                     acc.templates_dir.string() + " does not define"};
+    auto own = TemplateSet::load_dir(acc.templates_dir, c.fallback_language);
+    if (!own) {
+      note(own.error());
+      continue;
+    }
     rt->account_templates.emplace(acc.name, std::move(*own));
     rt->account_templates_dir.emplace(acc.name, acc.templates_dir);
   }
-  if (auto s = check_reply_lengths(*rt); !s) return Error{s.error()};
+  if (!errors.empty()) return Error{fmt::format("{}", fmt::join(errors, "\n"))};
+
+  for (const auto& d : rt->rules.departments())
+    if (!c.departments.contains(d))
+      note(c.rules_dir.string() + ": rules route to department \"" + d + "\", which " +
+           config_path.string() + " does not define");
+  for (const auto& a : rt->rules.accounts()) {
+    bool known = false;
+    for (const auto& acc : c.accounts) known = known || acc.name == a;
+    if (!known)
+      note(c.rules_dir.string() + ": rules name account \"" + a + "\", which " +
+           config_path.string() + " does not define");
+  }
+  check_templates(*rt, rt->templates, c.templates_dir, "", errors);
+  for (const auto& [name, own] : rt->account_templates)
+    check_templates(*rt, own, rt->account_templates_dir[name], "account " + name + ": ", errors);
+  check_reply_lengths(*rt, errors);
+  if (!errors.empty()) return Error{fmt::format("{}", fmt::join(errors, "\n"))};
   return std::shared_ptr<const Runtime>(std::move(rt));
 }
 
 Result<ReplyDraft> render_reply(const Runtime& rt, const std::string& key, const TicketRow& t,
-                                const FitFn& fit) {
+                                const FitFn& fit, int64_t now_ms) {
   ReplyDraft d;
   const TemplateSet& templates = rt.templates_for(t.account);
   d.language = templates.resolve_language(t.language);
+  const Config& c = rt.config;
+  std::string next_time;
+  if (auto dep = c.departments.find(t.department); dep != c.departments.end()) {
+    auto open = next_opening(dep->second.hours, rt.calendar, now_ms);
+    next_time = format_local_time(rt.calendar, open.value_or(now_ms), d.language);
+  } else {
+    next_time = format_local_time(rt.calendar, now_ms, d.language);
+  }
   TemplateVars vars{
       {"author", text::neutralize(t.author)},
       {"ticket", t.number},
-      {"department", rt.config.department_name(t.department, d.language)},
+      {"department", c.department_name(t.department, d.language)},
       {"category", t.category},
+      {"eta", text::neutralize(c.department_eta(t.department, d.language))},
+      {"status_url", status_url(c, t.number)},
+      {"next_business_time", next_time},
       {"resolution", text::neutralize(t.resolution)},
   };
   auto body = templates.render(key, d.language, vars, t.number);
@@ -115,6 +199,63 @@ Result<ReplyDraft> render_reply(const Runtime& rt, const std::string& key, const
   std::string prefix = "@" + t.author_acct + " ";
   d.text = prefix + (fit ? fit(prefix, *body) : *body);
   return d;
+}
+
+Decision decide(const Runtime& rt, const Mention& m, RuleTrace* trace) {
+  // Fixed filters before any rule: answering ourselves or a bot starts reply loops, and a
+  // boost repeats a post that has its own ticket.
+  auto ignore = [&](const char* reason) {
+    Decision d;
+    d.action = Decision::Action::kIgnore;
+    d.ignore_reason = reason;
+    d.rule = "builtin";
+    if (trace) trace->steps.push_back({"builtin", "", true, reason});
+    return d;
+  };
+  if (m.author_is_self) return ignore("our own post");
+  if (m.author_is_bot) return ignore("author is a bot");
+  if (m.is_boost) return ignore("a boost or retweet");
+  return rt.rules.decide(m, rt.calendar, trace);
+}
+
+std::string ack_key(const Runtime& rt, const Decision& d, int64_t now_ms, std::string* why) {
+  auto say = [&](std::string text) {
+    if (why) *why = std::move(text);
+  };
+  // A life may be at stake: the call-112/119 text goes out even under abusive words.
+  if (d.priority == Priority::kUrgent) {
+    say("urgent: answered at any hour, even under abusive words");
+    return d.template_key;
+  }
+  if (d.hide) {
+    say("hidden: no public reply");
+    return {};
+  }
+  if (d.template_explicit || d.template_key != "ack") {
+    say(d.template_explicit ? "the rule names it" : "urgent: always the 112/119 text");
+    return d.template_key;
+  }
+  auto dep = rt.config.departments.find(d.department);
+  if (dep == rt.config.departments.end() || is_open(dep->second.hours, rt.calendar, now_ms)) {
+    say("the department is in now");
+    return d.template_key;
+  }
+  auto open = next_opening(dep->second.hours, rt.calendar, now_ms);
+  say("the department is out until " +
+      (open ? format_local_time(rt.calendar, *open, "en") : std::string("further notice")));
+  return "ack_after_hours";
+}
+
+IngestOptions ingest_options(const Runtime& rt, const Mention& m, const Decision& d,
+                             int64_t now_ms) {
+  IngestOptions o;
+  o.ack_key = ack_key(rt, d, now_ms);
+  o.author_ack_limit = rt.config.acks_per_author_per_hour;
+  o.ack_thread_additions = rt.config.ack_thread_additions;
+  o.reopens = !m.in_reply_to_id.empty() && rt.rules.reopens(m);
+  for (const auto& a : rt.config.accounts)
+    if (a.name == m.account) o.ticket_prefix = a.ticket_prefix;
+  return o;
 }
 
 Pipeline::Pipeline(StoreThread& store, std::shared_ptr<const Runtime> runtime)
@@ -127,54 +268,56 @@ FitFn Pipeline::fit_for(const std::string& account) const {
   return [c](std::string_view prefix, std::string_view body) { return c->fit(prefix, body); };
 }
 
-Decision Pipeline::decide(const Runtime& rt, const Mention& m) const {
-  // Fixed filters before any rule: answering ourselves or a bot starts reply loops.
-  auto ignore = [](const char* reason) {
-    Decision d;
-    d.action = Decision::Action::kIgnore;
-    d.ignore_reason = reason;
-    d.rule = "builtin";
-    return d;
-  };
-  if (m.author_is_self) return ignore("our own post");
-  if (m.author_is_bot) return ignore("author is a bot");
-  return rt.rules.decide(m);
-}
-
 boost::asio::awaitable<bool> Pipeline::deliver(const std::vector<Mention>& mentions) {
+  // One Runtime for the whole batch: a reload between two mentions never mixes old and new.
   auto rt = runtime_;
   std::set<std::string> queued_accounts;
   for (const auto& m : mentions) {
+    const int64_t now = now_ms();
     Decision d = decide(*rt, m);
+    IngestOptions o = ingest_options(*rt, m, d, now);
     FitFn fit = fit_for(m.account);
-    std::string key = d.template_key;
-    DraftFn ack = [rt, key, fit](const TicketRow& t) { return render_reply(*rt, key, t, fit); };
-    std::string prefix;
-    for (const auto& a : rt->config.accounts)
-      if (a.name == m.account) prefix = a.ticket_prefix;
-    auto job = [m, d, ack, prefix](Store& s) { return s.ingest(m, d, ack, now_ms(), prefix); };
+    KeyedDraftFn draft = [rt, fit, now](const TicketRow& t, const std::string& key) {
+      return render_reply(*rt, key, t, fit, now);
+    };
+    auto job = [m, d, o, draft, now](Store& s) { return s.ingest(m, d, o, draft, now); };
     auto r = co_await store_.run(std::move(job));
     if (!r) {
       spdlog::error("account={} mention {}: store failed: {}", m.account, m.id, r.error());
       co_return false;
     }
+    if (r->outbox_id != 0) queued_accounts.insert(m.account);
     switch (r->kind) {
       case IngestOutcome::Kind::kCreated:
         spdlog::info(
             "ticket={} opened account={} mention={} rule={} department={} priority={} "
-            "visibility={}",
+            "visibility={} reply={}{}{}",
             r->ticket_number, m.account, m.id, d.rule, d.department, to_string(d.priority),
-            to_string(m.visibility));
+            to_string(m.visibility), r->reply_key.empty() ? "none" : r->reply_key,
+            d.hide ? " hidden" : "", d.notify ? " notify" : "");
+        if (r->limited)
+          spdlog::warn("ticket={} author={} over {} acknowledgements per hour: opened silently",
+                       r->ticket_number, m.author_acct, rt->config.acks_per_author_per_hour);
         if (m.visibility == Visibility::kPublic || m.visibility == Visibility::kUnlisted)
           spdlog::debug("ticket={} text: {}", r->ticket_number, text::mask_personal_data(m.text));
-        if (r->outbox_id != 0) queued_accounts.insert(m.account);
+        break;
+      case IngestOutcome::Kind::kAddedToTicket:
+        spdlog::info("ticket={} citizen replied in the thread account={} mention={} reply={}",
+                     r->ticket_number, m.account, m.id,
+                     r->reply_key.empty() ? "none" : r->reply_key);
+        break;
+      case IngestOutcome::Kind::kReopened:
+        // The department learns of it here and from the ticket's events (status open again).
+        spdlog::warn("ticket={} reopened by the citizen account={} mention={} department={}",
+                     r->ticket_number, m.account, m.id, r->department);
         break;
       case IngestOutcome::Kind::kDuplicate:
         spdlog::debug("account={} mention {} seen before (ticket {})", m.account, m.id,
                       r->ticket_number.empty() ? "none" : r->ticket_number);
         break;
       case IngestOutcome::Kind::kIgnored:
-        spdlog::info("account={} mention {} ignored: {}", m.account, m.id, d.ignore_reason);
+        spdlog::info("account={} mention {} ignored by {}: {}", m.account, m.id, d.rule,
+                     d.ignore_reason);
         break;
     }
   }

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "connectors/connector.hpp"
+#include "daemon/calendar.hpp"
 #include "daemon/config.hpp"
 #include "daemon/rules.hpp"
 #include "daemon/store_thread.hpp"
@@ -21,6 +22,7 @@ namespace sotong {
 // The configuration in force; replaced whole on reload, never modified.
 struct Runtime {
   Config config;
+  Calendar calendar;
   RuleSet rules;
   TemplateSet templates;
   // Accounts with their own templates_dir (a district's handle with its own voice).
@@ -37,13 +39,29 @@ struct Runtime {
   }
 };
 
-// Loads config, rules and templates and checks them against each other.
+// Loads config, calendar, rules and templates and checks them against each other. The error
+// lists every problem found, one per line, each "file:line:column: message" where a place is
+// known.
 Result<std::shared_ptr<const Runtime>> load_runtime(const std::filesystem::path& config_path);
 
 // The text of a reply: "@acct " + rendered template, fitted to the platform by `fit`.
+// `now_ms` is when it is written (for {{next_business_time}}).
 using FitFn = std::function<std::string(std::string_view prefix, std::string_view body)>;
 Result<ReplyDraft> render_reply(const Runtime& rt, const std::string& key, const TicketRow& t,
-                                const FitFn& fit);
+                                const FitFn& fit, int64_t now_ms);
+
+// The fixed safety filters (our own posts, bots, boosts), then the rules.
+Decision decide(const Runtime& rt, const Mention& m, RuleTrace* trace = nullptr);
+
+// The acknowledgement's template key for a decision at `now_ms`: none for a hidden ticket,
+// the rule's own, ack_urgent, or ack_after_hours when the department is out. `why` gets the
+// reason when given.
+std::string ack_key(const Runtime& rt, const Decision& d, int64_t now_ms,
+                    std::string* why = nullptr);
+
+// The IngestOptions the configuration and rules give a mention.
+IngestOptions ingest_options(const Runtime& rt, const Mention& m, const Decision& d,
+                             int64_t now_ms);
 
 class Pipeline : public MentionSink {
  public:
@@ -67,8 +85,6 @@ class Pipeline : public MentionSink {
   }
 
  private:
-  Decision decide(const Runtime& rt, const Mention& m) const;
-
   StoreThread& store_;
   std::shared_ptr<const Runtime> runtime_;
   std::map<std::string, Connector*> connectors_;

@@ -4,6 +4,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <random>
+#include <utility>
 
 #include "daemon/util/clock.hpp"
 #include "daemon/util/log.hpp"
@@ -51,8 +52,34 @@ asio::awaitable<void> Sender::wait(std::chrono::milliseconds d) {
   woken_ = false;
 }
 
+asio::awaitable<bool> Sender::within_budget() {
+  if (options_.posts_per_hour <= 0) co_return !stopping_;
+  constexpr int64_t kHourMs = 3600 * 1000;
+  while (!stopping_) {
+    const int64_t now = now_ms();
+    while (!sent_at_ms_.empty() && sent_at_ms_.front() <= now - kHourMs) sent_at_ms_.pop_front();
+    if (std::cmp_less(sent_at_ms_.size(), options_.posts_per_hour)) co_return true;
+    const int64_t free_at = sent_at_ms_.front() + kHourMs;
+    spdlog::warn("account={} posted {} replies in the last hour (budget {}): waiting {} s",
+                 connector_.account(), sent_at_ms_.size(), options_.posts_per_hour,
+                 (free_at - now + 999) / 1000);
+    pause_timer_.expires_after(std::chrono::milliseconds(std::max<int64_t>(free_at - now, 1)));
+    boost::system::error_code ec;
+    co_await pause_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  co_return false;
+}
+
 asio::awaitable<void> Sender::run() {
   running_ = true;
+  if (options_.posts_per_hour > 0) {
+    // Posts before a restart count against the hour too.
+    auto read_sent = [account = connector_.account()](Store& s) {
+      return s.sent_times(account, now_ms() - 3600 * 1000);
+    };
+    auto sent = co_await store_.run(std::move(read_sent));
+    if (sent) sent_at_ms_.assign(sent->begin(), sent->end());
+  }
   thread_local std::mt19937_64 rng{std::random_device{}()};
   std::uniform_real_distribution<double> jitter(0.5, 1.5);
   const std::string account = connector_.account();
@@ -76,6 +103,12 @@ asio::awaitable<void> Sender::run() {
     std::chrono::milliseconds pause{0};
     for (const auto& row : *due) {
       if (stopping_) break;
+      if (options_.posts_per_hour > 0 &&
+          std::cmp_greater_equal(sent_at_ms_.size(), options_.posts_per_hour)) {
+        // Spent: wait, then read the outbox again so urgent rows queued meanwhile go first.
+        co_await within_budget();
+        break;
+      }
       Reply reply;
       reply.outbox_id = row.id;
       reply.account = row.account;
@@ -94,6 +127,7 @@ asio::awaitable<void> Sender::run() {
         auto record_sent = [id = row.id, pid = out.post_id](Store& st) {
           return st.mark_sent(id, pid, now_ms());
         };
+        sent_at_ms_.push_back(now);
         auto s = co_await store_.run(std::move(record_sent));
         if (!s)
           spdlog::error("ticket={} outbox={} posted as {} but not recorded: {}", row.ticket_number,

@@ -1,7 +1,8 @@
 // Sender: drains the outbox of one account through its Connector: urgent first, then oldest;
 // retries transient failures with exponential backoff and jitter (and the platform's own
 // wait after a 429); records the platform's id of each reply. It drains again at start, so
-// a reply committed before a crash is posted after it. One post in flight per account.
+// a reply committed before a crash is posted after it. One post in flight per account, and
+// at most posts_per_hour in any hour (urgent rows still go first when the budget frees).
 // stop() lets the post in flight finish, then run() returns.
 // Thread rules: on the network loop; store work goes through StoreThread.
 #pragma once
@@ -10,6 +11,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <deque>
 
 #include "connectors/connector.hpp"
 #include "daemon/store_thread.hpp"
@@ -19,6 +21,7 @@ namespace sotong {
 struct SenderOptions {
   std::chrono::milliseconds initial_backoff{500};
   std::chrono::milliseconds max_backoff{300000};
+  int posts_per_hour = 0;  // the account's budget below the platform's limit; 0: none
 };
 
 class Sender {
@@ -36,12 +39,15 @@ class Sender {
 
  private:
   boost::asio::awaitable<void> wait(std::chrono::milliseconds d);
+  // Waits while the hour's budget is spent; false when stopping.
+  boost::asio::awaitable<bool> within_budget();
 
   StoreThread& store_;
   Connector& connector_;
   SenderOptions options_;
   boost::asio::steady_timer timer_;
   boost::asio::steady_timer pause_timer_;  // a 429 or outage pause: only stop() cuts it
+  std::deque<int64_t> sent_at_ms_;         // posts within the last hour, oldest first
   bool stopping_ = false;
   bool woken_ = false;
   bool running_ = false;

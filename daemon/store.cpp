@@ -104,6 +104,30 @@ INSERT INTO ticket_sequence_by_prefix (prefix, year, last) SELECT '', year, last
 DROP TABLE ticket_sequence;
 CREATE INDEX outbox_state ON outbox (state);
 )sql",
+    // v3: threads (every post of a ticket's thread, so a citizen's reply finds its ticket),
+    // the author's platform id (acknowledgement limits), tags and flags from the rules.
+    R"sql(
+ALTER TABLE tickets ADD COLUMN author_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE tickets ADD COLUMN tags TEXT NOT NULL DEFAULT '';
+ALTER TABLE tickets ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tickets ADD COLUMN notify INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tickets ADD COLUMN neighbourhood TEXT NOT NULL DEFAULT '';
+ALTER TABLE tickets ADD COLUMN reopened INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX tickets_author ON tickets (platform, account, author_id);
+CREATE TABLE thread_posts (
+  platform TEXT NOT NULL,
+  account TEXT NOT NULL,
+  post_id TEXT NOT NULL,
+  ticket_id INTEGER NOT NULL REFERENCES tickets (id),
+  PRIMARY KEY (platform, account, post_id)
+);
+INSERT OR IGNORE INTO thread_posts (platform, account, post_id, ticket_id)
+  SELECT platform, account, mention_id, id FROM tickets;
+INSERT OR IGNORE INTO thread_posts (platform, account, post_id, ticket_id)
+  SELECT t.platform, o.account, o.platform_post_id, o.ticket_id FROM outbox o
+  JOIN tickets t ON t.id = o.ticket_id WHERE o.platform_post_id != '';
+CREATE INDEX outbox_sent ON outbox (account, sent_at) WHERE state = 'sent';
+)sql",
 };
 constexpr int kLatestVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
@@ -188,7 +212,27 @@ class Transaction {
 const char* const kTicketColumns =
     "id, number, platform, account, mention_id, author, author_acct, text, language, "
     "visibility, department, category, priority, rule, status, resolution, closed_by, "
-    "created_at, updated_at, closed_at";
+    "created_at, updated_at, closed_at, author_id, tags, hidden, notify, neighbourhood, "
+    "reopened";
+
+// Tags are ids (no commas): stored comma-joined, one column instead of a table.
+std::string join_tags(const std::vector<std::string>& tags) {
+  std::string out;
+  for (const auto& t : tags) out += (out.empty() ? "" : ",") + t;
+  return out;
+}
+
+std::vector<std::string> split_tags(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start < s.size()) {
+    auto end = s.find(',', start);
+    if (end == std::string::npos) end = s.size();
+    if (end > start) out.push_back(s.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
 
 TicketRow read_ticket(const Stmt& s) {
   TicketRow t;
@@ -212,6 +256,12 @@ TicketRow read_ticket(const Stmt& s) {
   t.created_at_ms = s.i64(17);
   t.updated_at_ms = s.i64(18);
   t.closed_at_ms = s.i64(19);
+  t.author_id = s.text(20);
+  t.tags = split_tags(s.text(21));
+  t.hidden = s.i64(22) != 0;
+  t.notify = s.i64(23) != 0;
+  t.neighbourhood = s.text(24);
+  t.reopened = static_cast<int>(s.i64(25));
   return t;
 }
 
@@ -380,6 +430,57 @@ Result<int64_t> Store::queue_reply(const TicketRow& t, const std::string& kind, 
 
 Result<IngestOutcome> Store::ingest(const Mention& m, const Decision& d, const DraftFn& ack,
                                     int64_t now_ms, const std::string& ticket_prefix) {
+  IngestOptions o;
+  o.ack_key = ack ? d.template_key : "";
+  o.ticket_prefix = ticket_prefix;
+  KeyedDraftFn keyed;
+  if (ack) keyed = [&ack](const TicketRow& t, const std::string&) { return ack(t); };
+  return ingest(m, d, o, keyed, now_ms);
+}
+
+Result<int64_t> Store::acks_since(const Mention& m, int64_t since_ms) {
+  // Platforms give a stable author id; the address is the fallback where one is missing.
+  Stmt s(db_,
+         "SELECT count(*) FROM outbox o JOIN tickets t ON t.id = o.ticket_id WHERE "
+         "t.platform = ?1 AND t.account = ?2 AND (CASE WHEN ?3 != '' THEN t.author_id = ?3 "
+         "ELSE t.author_acct = ?4 END) AND o.kind = 'ack' AND o.created_at > ?5");
+  s.bind(1, m.platform).bind(2, m.account).bind(3, m.author_id).bind(4, m.author_acct);
+  s.bind(5, since_ms);
+  if (!s.step()) return Error{"author limit: " + s.error()};
+  return s.i64(0);
+}
+
+Result<std::optional<TicketRow>> Store::thread_ticket(const Mention& m) {
+  if (m.in_reply_to_id.empty()) return std::optional<TicketRow>();
+  std::string sql = std::string("SELECT ") + kTicketColumns +
+                    " FROM tickets WHERE id = (SELECT ticket_id FROM thread_posts WHERE "
+                    "platform = ?1 AND account = ?2 AND post_id = ?3)";
+  Stmt s(db_, sql.c_str());
+  s.bind(1, m.platform).bind(2, m.account).bind(3, m.in_reply_to_id);
+  if (!s.step()) {
+    if (!s.ok()) return Error{"thread: " + s.error()};
+    return std::optional<TicketRow>();
+  }
+  TicketRow t = read_ticket(s);
+  // Someone else answering in the thread has a complaint of their own.
+  const bool same_author = (!t.author_id.empty() && t.author_id == m.author_id) ||
+                           (t.author_id.empty() && t.author_acct == m.author_acct);
+  if (!same_author) return std::optional<TicketRow>();
+  return std::optional<TicketRow>(std::move(t));
+}
+
+Status Store::add_thread_post(int64_t ticket_id, const std::string& platform,
+                              const std::string& account, const std::string& post_id) {
+  if (post_id.empty()) return Status::Ok();
+  Stmt s(db_,
+         "INSERT OR IGNORE INTO thread_posts (platform, account, post_id, ticket_id) "
+         "VALUES (?1, ?2, ?3, ?4)");
+  s.bind(1, platform).bind(2, account).bind(3, post_id).bind(4, ticket_id);
+  return s.run();
+}
+
+Result<IngestOutcome> Store::ingest(const Mention& m, const Decision& d, const IngestOptions& o,
+                                    const KeyedDraftFn& draft, int64_t now_ms) {
   Transaction tx(db_);
   if (!tx.begun()) return Error{std::string("begin: ") + sqlite3_errmsg(db_)};
   IngestOutcome out;
@@ -395,12 +496,65 @@ Result<IngestOutcome> Store::ingest(const Mention& m, const Decision& d, const D
       return Error{seen.error()};
     }
   }
+  auto queue = [&](const TicketRow& t, const std::string& key) -> Status {
+    if (key.empty() || !draft) return Status::Ok();
+    auto r = draft(t, key);
+    if (!r) return Error{"reply \"" + key + "\" for " + t.number + ": " + r.error()};
+    const std::string kind = key.rfind("ack", 0) == 0 || key == o.limit_key ? "ack" : key;
+    auto id = queue_reply(t, kind, *r, m.id, now_ms);
+    if (!id) return Error{id.error()};
+    out.outbox_id = *id;
+    out.reply_key = key;
+    return add_event(t.id, now_ms, "sotongd", kind + "_queued",
+                     "outbox=" + std::to_string(*id) + " template=" + key);
+  };
   if (out.kind != IngestOutcome::Kind::kDuplicate) {
     std::optional<int64_t> ticket_id;
+    std::string seen_as = "ticket";
+    std::optional<TicketRow> thread;
+    if (d.action != Decision::Action::kIgnore) {
+      auto th = thread_ticket(m);
+      if (!th) return Error{th.error()};
+      thread = std::move(*th);
+    }
     if (d.action == Decision::Action::kIgnore) {
       out.kind = IngestOutcome::Kind::kIgnored;
+      seen_as = "ignored: " + d.ignore_reason;
+    } else if (thread) {
+      TicketRow& t = *thread;
+      ticket_id = t.id;
+      out.ticket_number = t.number;
+      out.department = t.department;
+      seen_as = "thread";
+      // Replies to this reply belong to the ticket too.
+      if (auto s = add_thread_post(t.id, m.platform, m.account, m.id); !s) return Error{s.error()};
+      const std::string actor = "citizen:" + m.author_acct;
+      if (t.status == "open") {
+        out.kind = IngestOutcome::Kind::kAddedToTicket;
+        if (auto s = add_event(t.id, now_ms, actor, "citizen_reply", m.text); !s)
+          return Error{s.error()};
+        if (auto s = queue(t, o.ack_thread_additions && !d.hide ? "added" : ""); !s)
+          return Error{s.error()};
+      } else if (o.reopens) {
+        out.kind = IngestOutcome::Kind::kReopened;
+        Stmt up(db_,
+                "UPDATE tickets SET status = 'open', reopened = reopened + 1, updated_at = ?2, "
+                "hidden = max(hidden, ?3) WHERE id = ?1");
+        up.bind(1, t.id).bind(2, now_ms).bind(3, d.hide ? 1 : 0);
+        if (auto s = up.run(); !s) return Error{"reopen: " + s.error()};
+        t.status = "open";
+        t.reopened += 1;
+        if (auto s = add_event(t.id, now_ms, actor, "reopened", m.text); !s)
+          return Error{s.error()};
+        if (auto s = queue(t, d.hide ? "" : "reopened"); !s) return Error{s.error()};
+      } else {
+        // Thanks under a closed ticket: kept on the ticket, no reply, not reopened.
+        out.kind = IngestOutcome::Kind::kAddedToTicket;
+        if (auto s = add_event(t.id, now_ms, actor, "citizen_reply_after_close", m.text); !s)
+          return Error{s.error()};
+      }
     } else {
-      auto number = next_ticket_number(now_ms, ticket_prefix);
+      auto number = next_ticket_number(now_ms, o.ticket_prefix);
       if (!number) return Error{number.error()};
       TicketRow t;
       t.number = *number;
@@ -409,6 +563,7 @@ Result<IngestOutcome> Store::ingest(const Mention& m, const Decision& d, const D
       t.mention_id = m.id;
       t.author = m.author;
       t.author_acct = m.author_acct;
+      t.author_id = m.author_id;
       t.text = m.text;
       t.language = m.language;
       t.visibility = m.visibility;
@@ -416,38 +571,56 @@ Result<IngestOutcome> Store::ingest(const Mention& m, const Decision& d, const D
       t.category = d.category;
       t.priority = d.priority;
       t.rule = d.rule;
+      t.tags = d.tags;
+      t.hidden = d.hide;
+      t.notify = d.notify;
+      t.neighbourhood = d.neighbourhood;
       t.status = "open";
       t.created_at_ms = t.updated_at_ms = now_ms;
       Stmt ins(db_,
                "INSERT INTO tickets (number, platform, account, mention_id, author, author_acct, "
                "text, language, visibility, department, category, priority, rule, status, "
-               "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
-               "?12, ?13, 'open', ?14, ?14)");
+               "created_at, updated_at, author_id, tags, hidden, notify, neighbourhood) VALUES "
+               "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 'open', ?14, ?14, ?15, "
+               "?16, ?17, ?18, ?19)");
       ins.bind(1, t.number).bind(2, t.platform).bind(3, t.account).bind(4, t.mention_id);
       ins.bind(5, t.author).bind(6, t.author_acct).bind(7, t.text).bind(8, t.language);
       ins.bind(9, static_cast<int>(t.visibility)).bind(10, t.department).bind(11, t.category);
       ins.bind(12, static_cast<int>(t.priority)).bind(13, t.rule).bind(14, now_ms);
+      ins.bind(15, t.author_id).bind(16, join_tags(t.tags)).bind(17, t.hidden ? 1 : 0);
+      ins.bind(18, t.notify ? 1 : 0).bind(19, t.neighbourhood);
       if (auto s = ins.run(); !s) return Error{"insert ticket: " + s.error()};
       t.id = sqlite3_last_insert_rowid(db_);
       ticket_id = t.id;
       out.kind = IngestOutcome::Kind::kCreated;
       out.ticket_number = t.number;
-      if (auto s = add_event(t.id, now_ms, "sotongd", "opened",
-                             "rule=" + d.rule + " department=" + d.department +
-                                 " priority=" + std::string(to_string(d.priority)));
-          !s)
+      out.department = t.department;
+      std::string detail = "rule=" + d.rule + " department=" + d.department +
+                           " priority=" + std::string(to_string(d.priority));
+      if (!t.tags.empty()) detail += " tags=" + join_tags(t.tags);
+      if (t.hidden) detail += " hidden";
+      if (t.notify) detail += " notify";
+      if (auto s = add_event(t.id, now_ms, "sotongd", "opened", detail); !s)
         return Error{s.error()};
-      if (ack) {
-        auto draft = ack(t);
-        if (!draft) return Error{"acknowledgement for " + t.number + ": " + draft.error()};
-        auto id = queue_reply(t, "ack", *draft, m.id, now_ms);
-        if (!id) return Error{id.error()};
-        out.outbox_id = *id;
-        if (auto s =
-                add_event(t.id, now_ms, "sotongd", "ack_queued", "outbox=" + std::to_string(*id));
-            !s)
-          return Error{s.error()};
+      if (auto s = add_thread_post(t.id, m.platform, m.account, m.id); !s) return Error{s.error()};
+      std::string key = o.ack_key;  // the pipeline left it empty for a hidden ticket
+      // Urgent tickets are always answered: the reply tells the citizen to call 112/119.
+      if (!key.empty() && o.author_ack_limit > 0 && d.priority != Priority::kUrgent) {
+        auto n = acks_since(m, now_ms - 3600 * 1000);
+        if (!n) return Error{n.error()};
+        if (*n >= o.author_ack_limit) {
+          key.clear();
+          out.limited = true;
+          if (auto s =
+                  add_event(t.id, now_ms, "sotongd", "ack_withheld",
+                            "author limit " + std::to_string(o.author_ack_limit) + " per hour");
+              !s)
+            return Error{s.error()};
+        } else if (*n == o.author_ack_limit - 1) {
+          key = o.limit_key;
+        }
       }
+      if (auto s = queue(t, key); !s) return Error{s.error()};
     }
     Stmt mark(db_,
               "INSERT INTO mentions_seen (platform, account, mention_id, ticket_id, decision, "
@@ -457,8 +630,7 @@ Result<IngestOutcome> Store::ingest(const Mention& m, const Decision& d, const D
       mark.bind(4, *ticket_id);
     else
       mark.bind_null(4);
-    mark.bind(5, d.action == Decision::Action::kIgnore ? "ignored: " + d.ignore_reason
-                                                       : std::string("ticket"));
+    mark.bind(5, seen_as);
     mark.bind(6, now_ms);
     if (auto s = mark.run(); !s) return Error{"record mention: " + s.error()};
   }
@@ -518,7 +690,7 @@ Status Store::mark_sent(int64_t outbox_id, const std::string& platform_post_id, 
   Stmt s(db_,
          "UPDATE outbox SET state = 'sent', platform_post_id = ?2, sent_at = ?3, "
          "attempts = attempts + 1, last_error = '' WHERE id = ?1 AND state = 'pending' "
-         "RETURNING ticket_id, kind");
+         "RETURNING ticket_id, kind, account");
   s.bind(1, outbox_id).bind(2, platform_post_id).bind(3, now_ms);
   if (!s.step()) {
     if (!s.ok()) return Error{s.error()};
@@ -526,7 +698,16 @@ Status Store::mark_sent(int64_t outbox_id, const std::string& platform_post_id, 
   }
   int64_t ticket_id = s.i64(0);
   std::string kind = s.text(1);
+  std::string account = s.text(2);
   s.run().ok();
+  // A citizen answering our reply lands on this ticket.
+  if (!platform_post_id.empty()) {
+    Stmt th(db_,
+            "INSERT OR IGNORE INTO thread_posts (platform, account, post_id, ticket_id) "
+            "SELECT platform, ?2, ?3, id FROM tickets WHERE id = ?1");
+    th.bind(1, ticket_id).bind(2, account).bind(3, platform_post_id);
+    if (auto st = th.run(); !st) return st;
+  }
   if (auto st =
           add_event(ticket_id, now_ms, "sotongd", kind + "_posted", "post=" + platform_post_id);
       !st)
@@ -661,6 +842,17 @@ Status Store::ping() {
   s.step();
   if (!s.ok()) return Error{s.error()};
   return Status::Ok();
+}
+
+Result<std::vector<int64_t>> Store::sent_times(const std::string& account, int64_t since_ms) {
+  Stmt s(db_,
+         "SELECT sent_at FROM outbox WHERE account = ?1 AND state = 'sent' AND sent_at > ?2 "
+         "ORDER BY sent_at");
+  s.bind(1, account).bind(2, since_ms);
+  std::vector<int64_t> out;
+  while (s.step()) out.push_back(s.i64(0));
+  if (!s.ok()) return Error{s.error()};
+  return out;
 }
 
 Result<StoreCounts> Store::counts() {

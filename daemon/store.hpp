@@ -34,6 +34,7 @@ struct TicketRow {
   std::string mention_id;
   std::string author;
   std::string author_acct;
+  std::string author_id;
   std::string text;
   std::string language;
   Visibility visibility = Visibility::kPublic;
@@ -42,6 +43,11 @@ struct TicketRow {
   Priority priority = Priority::kNormal;
   std::string rule;
   std::string status;  // "open" or "closed"
+  std::vector<std::string> tags;
+  bool hidden = false;  // abusive text: no public reply; flagged for the department
+  bool notify = false;  // the department is to be told at once
+  std::string neighbourhood;
+  int reopened = 0;  // times a citizen reopened it
   std::string resolution;
   std::string closed_by;
   int64_t created_at_ms = 0;
@@ -86,12 +92,28 @@ struct ReplyDraft {
   std::string language;
 };
 using DraftFn = std::function<Result<ReplyDraft>(const TicketRow& ticket)>;
+// The same with the template key the store chose (ack, limit_reached, added, reopened ...).
+using KeyedDraftFn =
+    std::function<Result<ReplyDraft>(const TicketRow& ticket, const std::string& key)>;
+
+// What the pipeline decided beyond the rules' Decision, for Store::ingest.
+struct IngestOptions {
+  std::string ack_key = "ack";              // empty: no acknowledgement (a hidden ticket)
+  int author_ack_limit = 0;                 // acknowledgements per author per hour; 0: no limit
+  std::string limit_key = "limit_reached";  // the last acknowledgement before the limit
+  bool ack_thread_additions = false;        // a reply under an open ticket gets an "added" reply
+  bool reopens = false;                     // the rules' reopen block matched the text
+  std::string ticket_prefix;                // an account's own numbering; empty: the store's
+};
 
 struct IngestOutcome {
-  enum class Kind { kCreated, kDuplicate, kIgnored };
+  enum class Kind { kCreated, kDuplicate, kIgnored, kAddedToTicket, kReopened };
   Kind kind = Kind::kCreated;
-  std::string ticket_number;  // for kCreated, and kDuplicate when the first one opened a ticket
+  std::string ticket_number;  // the ticket opened, added to or reopened; kDuplicate: the first's
   int64_t outbox_id = 0;      // 0 when nothing was queued
+  std::string reply_key;      // the template key queued, if any
+  bool limited = false;       // the author's acknowledgement limit kept this one silent
+  std::string department;     // of the ticket added to or reopened
 };
 
 struct CloseOutcome {
@@ -134,6 +156,14 @@ class Store {
   // opens a ticket, queues the acknowledgement made by `ack` (if ack is set), writes the
   // event; always advances the connector's cursor to mention.cursor (if non-empty).
   // `ticket_prefix` overrides the store's prefix (an account's own numbering).
+  //
+  // A mention replying to a post of one of the author's tickets (their mention or our reply)
+  // joins that ticket instead: an event, and a reply only when configured; under a closed
+  // ticket it reopens it only when `o.reopens`. Beyond `o.author_ack_limit` acknowledgements
+  // in an hour a new ticket opens silently (urgent ones are always acknowledged).
+  Result<IngestOutcome> ingest(const Mention& mention, const Decision& decision,
+                               const IngestOptions& o, const KeyedDraftFn& draft, int64_t now_ms);
+  // The simple form: every new ticket acknowledged with `ack` (tests and tools).
   Result<IngestOutcome> ingest(const Mention& mention, const Decision& decision, const DraftFn& ack,
                                int64_t now_ms, const std::string& ticket_prefix = "");
 
@@ -161,6 +191,9 @@ class Store {
   Result<std::vector<EventRow>> events(const std::string& number);
   Result<std::vector<OutboxRow>> outbox_for_ticket(const std::string& number);
   Result<StoreCounts> counts();
+  // When the account's replies since `since_ms` were posted, oldest first (the posting
+  // budget after a restart).
+  Result<std::vector<int64_t>> sent_times(const std::string& account, int64_t since_ms);
   // A cheap read that fails when the store does (for /healthz; counts() scans tables).
   Status ping();
 
@@ -171,6 +204,10 @@ class Store {
   Result<std::string> next_ticket_number(int64_t now_ms, const std::string& prefix);
   Result<int64_t> queue_reply(const TicketRow& t, const std::string& kind, const ReplyDraft& d,
                               const std::string& in_reply_to, int64_t now_ms);
+  Result<int64_t> acks_since(const Mention& m, int64_t since_ms);
+  Result<std::optional<TicketRow>> thread_ticket(const Mention& m);
+  Status add_thread_post(int64_t ticket_id, const std::string& platform, const std::string& account,
+                         const std::string& post_id);
   Status add_event(int64_t ticket_id, int64_t at_ms, const std::string& actor,
                    const std::string& kind, const std::string& detail);
   Result<std::optional<TicketRow>> ticket_where(const char* where, const std::string& arg);

@@ -42,6 +42,12 @@ std::string known_list() {
   return out;
 }
 
+// A department's resolution exists only once it closed the ticket: anywhere else it would be a
+// blank in a posted reply.
+bool variable_allowed(std::string_view variable, std::string_view key) {
+  return variable != "resolution" || key.rfind("followup", 0) == 0;
+}
+
 // Splits `tpl`; the error message says what is wrong (the caller adds the position).
 Result<std::vector<Piece>> split(std::string_view tpl) {
   std::vector<Piece> pieces;
@@ -106,21 +112,35 @@ Result<std::string> variant(std::string_view name, const YAML::Node& node, const
         name, node,
         "template \"" + key + "\" is longer than " + std::to_string(kMaxVariantBytes) + " bytes");
   }
-  if (auto pieces = split(tpl); !pieces) {
+  auto pieces = split(tpl);
+  if (!pieces) {
     return yaml_file::error_at(name, node, "template \"" + key + "\": " + pieces.error());
+  }
+  for (const Piece& p : *pieces) {
+    if (p.is_variable && !variable_allowed(p.text, key)) {
+      return yaml_file::error_at(name, node,
+                                 "template \"" + key + "\": {{" + std::string(p.text) +
+                                     "}} has a value only in followup templates");
+    }
   }
   return tpl;
 }
 
 using Texts = std::map<std::string, std::vector<std::string>, std::less<>>;
+using Wheres = std::map<std::string, std::vector<std::string>, std::less<>>;
 
-Result<std::vector<std::string>> variants(std::string_view name, const YAML::Node& node,
-                                          const std::string& key) {
-  std::vector<std::string> out;
+struct Variants {
+  std::vector<std::string> texts;
+  std::vector<std::string> wheres;  // file:line:column of each
+};
+
+Result<Variants> variants(std::string_view name, const YAML::Node& node, const std::string& key) {
+  Variants out;
   if (!node.IsSequence()) {
     auto one = variant(name, node, key);
     if (!one) return Error{one.error()};
-    out.push_back(std::move(*one));
+    out.texts.push_back(std::move(*one));
+    out.wheres.push_back(yaml_file::where(name, node.Mark()));
     return out;
   }
   if (node.size() == 0) {
@@ -131,17 +151,29 @@ Result<std::vector<std::string>> variants(std::string_view name, const YAML::Nod
         name, node,
         "template \"" + key + "\" has more than " + std::to_string(kMaxVariants) + " variants");
   }
+  std::string errors;
   for (const auto& item : node) {
     auto one = variant(name, item, key);
-    if (!one) return Error{one.error()};
-    out.push_back(std::move(*one));
+    if (!one) {
+      errors += (errors.empty() ? "" : "\n") + one.error();
+      continue;
+    }
+    out.texts.push_back(std::move(*one));
+    out.wheres.push_back(yaml_file::where(name, item.Mark()));
   }
+  if (!errors.empty()) return Error{errors};
   return out;
 }
 
+struct LanguageFile {
+  std::string language;
+  Texts texts;
+  Wheres wheres;
+};
+
 // Parses one <lang>.yaml; `stem` is the language its file name promises.
-Result<std::pair<std::string, Texts>> load_file(std::string_view yaml, std::string_view name,
-                                                std::string_view stem) {
+Result<LanguageFile> load_file(std::string_view yaml, std::string_view name,
+                               std::string_view stem) {
   auto doc = yaml_file::parse(yaml, name, kMaxTemplateFileBytes);
   if (!doc) return Error{doc.error()};
   const YAML::Node& root = *doc;
@@ -166,33 +198,48 @@ Result<std::pair<std::string, Texts>> load_file(std::string_view yaml, std::stri
     return yaml_file::error_at(name, map ? map : root,
                                "templates: must be a map from key to text or list of texts");
   }
-  Texts texts;
+  LanguageFile out;
+  std::string errors;
+  auto fail = [&](const std::string& e) { errors += (errors.empty() ? "" : "\n") + e; };
   for (const auto& kv : map) {
     auto key = yaml_file::identifier(name, kv.first, "template key", "ack_roads");
-    if (!key) return Error{key.error()};
-    if (texts.contains(*key)) {
-      return yaml_file::error_at(name, kv.first, "template \"" + *key + "\" given twice");
+    if (!key) {
+      fail(key.error());
+      continue;
+    }
+    if (out.texts.contains(*key)) {
+      fail(yaml_file::error_at(name, kv.first, "template \"" + *key + "\" given twice").message);
+      continue;
     }
     if (kv.second.IsNull()) {
-      return yaml_file::error_at(name, kv.first, "template \"" + *key + "\" has no text");
+      fail(yaml_file::error_at(name, kv.first, "template \"" + *key + "\" has no text").message);
+      continue;
     }
     auto v = variants(name, kv.second, *key);
-    if (!v) return Error{v.error()};
-    texts.emplace(std::move(*key), std::move(*v));
+    if (!v) {
+      fail(v.error());
+      continue;
+    }
+    out.wheres.emplace(*key, std::move(v->wheres));
+    out.texts.emplace(std::move(*key), std::move(v->texts));
   }
   for (const auto& required : TemplateSet::required_keys()) {
-    if (!texts.contains(required)) {
-      return yaml_file::error_at(name, map, "missing the required template \"" + required + "\"");
+    if (!out.texts.contains(required) && errors.find('"' + required + '"') == std::string::npos) {
+      fail(yaml_file::error_at(name, map, "missing the required template \"" + required + "\"")
+               .message);
     }
   }
-  return std::pair{std::move(*lang), std::move(texts)};
+  if (!errors.empty()) return Error{errors};
+  out.language = std::move(*lang);
+  return out;
 }
 
 }  // namespace
 
 const std::vector<std::string>& TemplateSet::known_variables() {
-  static const std::vector<std::string> kVariables{"author", "ticket", "department", "category",
-                                                   "resolution"};
+  static const std::vector<std::string> kVariables{
+      "author", "ticket",     "department", "category",
+      "eta",    "status_url", "resolution", "next_business_time"};
   return kVariables;
 }
 
@@ -205,13 +252,22 @@ Result<TemplateSet> TemplateSet::load_dir(const fs::path& dir, std::string_view 
   auto files = yaml_file::list(dir, kMaxLanguages);
   if (!files) return Error{files.error()};
   TemplateSet set;
+  std::string errors;
   for (const auto& path : *files) {
     auto data = yaml_file::read(path, kMaxTemplateFileBytes);
-    if (!data) return Error{data.error()};
+    if (!data) {
+      errors += (errors.empty() ? "" : "\n") + data.error();
+      continue;
+    }
     auto lang = load_file(*data, path.string(), path.stem().string());
-    if (!lang) return Error{lang.error()};
-    set.texts_.emplace(std::move(lang->first), std::move(lang->second));
+    if (!lang) {
+      errors += (errors.empty() ? "" : "\n") + lang.error();
+      continue;
+    }
+    set.wheres_.emplace(lang->language, std::move(lang->wheres));
+    set.texts_.emplace(std::move(lang->language), std::move(lang->texts));
   }
+  if (!errors.empty()) return Error{errors};
   if (!set.texts_.contains(fallback_language)) {
     return Error{dir.string() + ": no template file for the fallback language \"" +
                  std::string(fallback_language) + "\" (expected " + std::string(fallback_language) +
@@ -293,6 +349,34 @@ Result<std::string> TemplateSet::render_variant(std::string_view key, std::strin
   }
   // Values come from platforms and departments: normalise them like everything we post.
   return text::nfc(out);
+}
+
+std::string TemplateSet::where(std::string_view key, std::string_view language,
+                               std::size_t index) const {
+  const auto l = wheres_.find(language);
+  if (l == wheres_.end()) return std::string(language);
+  const auto k = l->second.find(key);
+  if (k == l->second.end() || k->second.empty()) return std::string(language);
+  return k->second[index % k->second.size()];
+}
+
+std::vector<std::string> TemplateSet::uses(std::string_view variable) const {
+  std::vector<std::string> out;
+  for (const auto& [lang, keys] : texts_) {
+    for (const auto& [key, texts] : keys) {
+      for (std::size_t i = 0; i < texts.size(); ++i) {
+        auto pieces = split(texts[i]);
+        if (!pieces) continue;
+        for (const Piece& p : *pieces) {
+          if (p.is_variable && p.text == variable) {
+            out.push_back(where(key, lang, i) + ": template \"" + key + "\"");
+            break;
+          }
+        }
+      }
+    }
+  }
+  return out;
 }
 
 std::vector<std::string> TemplateSet::languages() const {

@@ -2,7 +2,8 @@
 // one or more variants. A variant is picked deterministically from a seed (the ticket number)
 // so a burst of tickets does not post identical texts. Variables are {{name}}; an unknown
 // variable, a missing required key or an empty variant list is a load error, never a blank at
-// run time. Immutable after load: render() is const and thread-safe.
+// run time; every error found is reported, one per line. Immutable after load: render() is const
+// and thread-safe.
 #pragma once
 
 #include <filesystem>
@@ -38,6 +39,11 @@ class TemplateSet {
   Result<std::string> render(std::string_view key, std::string_view language,
                              const TemplateVars& vars, std::string_view seed) const;
 
+  // file:line:column of a variant, for messages about it.
+  std::string where(std::string_view key, std::string_view language, std::size_t index) const;
+  // "file:line:column: template \"key\"" of every variant using {{variable}}.
+  std::vector<std::string> uses(std::string_view variable) const;
+
   std::vector<std::string> languages() const;
   // The keys a language defines itself (not through the fallback).
   std::vector<std::string> keys(std::string_view language) const;
@@ -50,6 +56,8 @@ class TemplateSet {
   // language -> key -> variants
   std::map<std::string, std::map<std::string, std::vector<std::string>, std::less<>>, std::less<>>
       texts_;
+  std::map<std::string, std::map<std::string, std::vector<std::string>, std::less<>>, std::less<>>
+      wheres_;
   std::string fallback_;
 };
 

@@ -103,6 +103,10 @@ std::optional<Mention> from_object(const json::object& n, const std::string& acc
   // An unknown visibility (a server's extension) is treated as the narrowest: never widen.
   m.visibility = vis ? *vis : Visibility::kDirect;
   m.in_reply_to_id = str(status, "in_reply_to_id");
+  // Mention notifications carry the mentioning status itself, but a server may hand us a
+  // boost wrapper; its original is the citizen's post and has its own notification.
+  if (auto r = status.find("reblog"); r != status.end() && r->value().is_object())
+    m.is_boost = true;
   m.thread_id = m.in_reply_to_id.empty() ? m.id : m.in_reply_to_id;
   m.created_at_ms = parse_iso8601(str(status, "created_at"));
   return m;

@@ -140,8 +140,12 @@ Result<MentionsPage> parse_mentions_page(std::string_view body, const std::strin
       auto refs = t.find(key);
       if (refs == t.end() || !refs->value().is_array()) continue;
       for (const auto& r : refs->value().get_array())
-        if (r.is_object() && str(r.get_object(), "type") == "replied_to")
-          m.in_reply_to_id = str(r.get_object(), "id");
+        if (r.is_object()) {
+          const std::string type = str(r.get_object(), "type");
+          if (type == "replied_to") m.in_reply_to_id = str(r.get_object(), "id");
+          // A retweet repeats someone's mention of us; the original has its own ticket.
+          if (type == "retweeted") m.is_boost = true;
+        }
     }
     m.created_at_ms = parse_iso8601(str(t, "created_at"));
     page.mentions.push_back(std::move(m));

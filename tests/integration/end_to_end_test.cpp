@@ -241,7 +241,10 @@ TEST(Reload, BrokenRulesAreRefusedAndTheRunningOnesStay) {
   std::ofstream(f.dir() / "rules" / "20-transport.yaml") << "rules:\n  - name: [broken\n";
   f.signal_daemon(SIGHUP);
   ASSERT_TRUE(wait_until(
-      [&] { return f.read_log("sotongd.log").find("reload refused") != std::string::npos; },
+      [&] {
+        return f.read_log("sotongd.log").find("refused, keeping the running configuration") !=
+               std::string::npos;
+      },
       std::chrono::seconds(5)));
   EXPECT_NE(f.read_log("sotongd.log").find("20-transport.yaml:"), std::string::npos);
   auto id = f.mention("after_reload", "버스가 30분째 안 와요");

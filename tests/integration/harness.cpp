@@ -253,7 +253,12 @@ void Fixture::write_config(const DaemonSettings& s) {
     << "store: " << (dir() / "sotong.db").string() << "\n"
     << "rules_dir: "
     << (s.rules_dir.empty() ? std::string(SOTONG_SOURCE_DIR) + "/rules" : s.rules_dir) << "\n"
-    << "templates_dir: " << SOTONG_SOURCE_DIR << "/templates\n"
+    << "templates_dir: "
+    << (s.templates_dir.empty() ? std::string(SOTONG_SOURCE_DIR) + "/templates" : s.templates_dir)
+    << "\n"
+    << "holidays_dir: " << SOTONG_SOURCE_DIR << "/holidays\n"
+    << "business_hours: " << s.business_hours << "\n"
+    << "limits:\n  acks_per_author_per_hour: " << s.acks_per_author_per_hour << "\n"
     << "log_level: debug\n"
     << "hook:\n  listen: 127.0.0.1\n  port: 0\n  max_body_bytes: 4096\n"
     << "sender:\n  initial_backoff_ms: 100\n  max_backoff_ms: 2000\n"
@@ -262,6 +267,7 @@ void Fixture::write_config(const DaemonSettings& s) {
     y << "  - name: songpa\n    platform: mastodon\n"
       << "    base_url: http://127.0.0.1:" << sandbox_port_ << "\n"
       << "    token_file: mastodon.token\n"
+      << "    posts_per_3_hours: 1000000\n"
       << "    streaming: " << (s.streaming ? "true" : "false") << "\n"
       << "    poll_interval_seconds: " << s.poll_interval_seconds << "\n"
       << "    request_timeout_seconds: " << s.request_timeout_seconds << "\n";

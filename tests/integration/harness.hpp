@@ -58,12 +58,16 @@ struct DaemonSettings {
   int request_timeout_seconds = 2;
   std::string extra_yaml;           // appended to the config
   std::string rules_dir;            // default: the shipped rules/
+  std::string templates_dir;        // default: the shipped templates/
   bool mastodon = true;             // a Mastodon account "songpa" (ticket prefix SP)
   bool x = false;                   // an X account "songpa_x" (ticket prefix SPX)
   int x_mentions_per_window = 900;  // fast polling against the sandbox
   int x_posts_per_window = 1000;
   bool x_bearer = false;                // read mentions with the app-only bearer token
   int idempotency_window_seconds = -1;  // Mastodon; -1: the default
+  // Departments always in, so acknowledgements do not depend on when the test runs.
+  std::string business_hours = "always";
+  int acks_per_author_per_hour = 0;  // 0: no limit (tests post bursts from one author)
 };
 
 class Fixture {

@@ -34,8 +34,10 @@ TEST(HookAuth, BearerTokenParsing) {
 
 TEST(HookAuth, TokenMapsToItsDepartmentByHash) {
   Config c;
-  c.departments["roads"] = {"roads", {}, sha256_hex("secret-roads")};
-  c.departments["welfare"] = {"welfare", {}, sha256_hex("secret-welfare")};
+  c.departments["roads"].id = "roads";
+  c.departments["roads"].token_sha256 = sha256_hex("secret-roads");
+  c.departments["welfare"].id = "welfare";
+  c.departments["welfare"].token_sha256 = sha256_hex("secret-welfare");
   EXPECT_EQ(*department_for_token(c, "secret-roads"), "roads");
   EXPECT_EQ(*department_for_token(c, "secret-welfare"), "welfare");
   EXPECT_FALSE(department_for_token(c, "secret-road").has_value());

@@ -250,5 +250,203 @@ TEST(StoreOpen, RefusesANewerSchema) {
   EXPECT_NE(s.error().find("newer"), std::string::npos);
 }
 
+// Threads, reopening, per-author limits (schema v3).
+
+KeyedDraftFn keyed() {
+  return [](const TicketRow& t, const std::string& key) -> Result<ReplyDraft> {
+    return ReplyDraft{"@" + t.author_acct + " " + key + " " + t.number, "ko"};
+  };
+}
+
+Mention reply_to(const std::string& id, const std::string& parent, const std::string& text) {
+  Mention m = sample(id);
+  m.author_id = "42";
+  m.in_reply_to_id = parent;
+  m.text = text;
+  return m;
+}
+
+TEST_F(StoreTest, AReplyUnderAnOpenTicketJoinsItWithoutANewTicket) {
+  Mention first = sample("100");
+  first.author_id = "42";
+  IngestOptions o;
+  auto opened = store->ingest(first, roads(), o, keyed(), 1);
+  ASSERT_TRUE(opened.ok()) << opened.error();
+  auto added = store->ingest(reply_to("101", "100", "사진 추가합니다"), roads(), o, keyed(), 2);
+  ASSERT_TRUE(added.ok()) << added.error();
+  EXPECT_EQ(added->kind, IngestOutcome::Kind::kAddedToTicket);
+  EXPECT_EQ(added->ticket_number, opened->ticket_number);
+  EXPECT_EQ(added->outbox_id, 0);  // no reply unless configured
+  EXPECT_EQ(store->counts()->tickets_open, 1);
+  auto events = store->events(opened->ticket_number).value();
+  EXPECT_EQ(events.back().kind, "citizen_reply");
+  EXPECT_EQ(events.back().detail, "사진 추가합니다");
+  // Configured: an "added" reply under the citizen's new post.
+  o.ack_thread_additions = true;
+  auto again = store->ingest(reply_to("102", "101", "하나 더"), roads(), o, keyed(), 3).value();
+  EXPECT_EQ(again.kind, IngestOutcome::Kind::kAddedToTicket);
+  EXPECT_EQ(again.reply_key, "added");
+  auto rows = store->outbox_for_ticket(opened->ticket_number).value();
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[1].kind, "added");
+  EXPECT_EQ(rows[1].in_reply_to_id, "102");
+}
+
+TEST_F(StoreTest, ReplyingToOurPostedReplyFindsTheTicket) {
+  Mention first = sample("100");
+  first.author_id = "42";
+  auto opened = store->ingest(first, roads(), IngestOptions{}, keyed(), 1).value();
+  ASSERT_TRUE(store->mark_sent(opened.outbox_id, "900", 2).ok());
+  auto added = store->ingest(reply_to("101", "900", "언제 고쳐지나요"), roads(), IngestOptions{},
+                             keyed(), 3);
+  ASSERT_TRUE(added.ok());
+  EXPECT_EQ(added->kind, IngestOutcome::Kind::kAddedToTicket);
+  EXPECT_EQ(added->ticket_number, opened.ticket_number);
+}
+
+TEST_F(StoreTest, SomeoneElseInTheThreadOpensTheirOwnTicket) {
+  Mention first = sample("100");
+  first.author_id = "42";
+  auto opened = store->ingest(first, roads(), IngestOptions{}, keyed(), 1).value();
+  Mention other = reply_to("101", "100", "저희 집 앞도 그래요");
+  other.author_id = "77";
+  other.author_acct = "neighbour@example.org";
+  auto r = store->ingest(other, roads(), IngestOptions{}, keyed(), 2).value();
+  EXPECT_EQ(r.kind, IngestOutcome::Kind::kCreated);
+  EXPECT_NE(r.ticket_number, opened.ticket_number);
+}
+
+TEST_F(StoreTest, AfterACloseOnlyReopenWordsReopen) {
+  Mention first = sample("100");
+  first.author_id = "42";
+  auto opened = store->ingest(first, roads(), IngestOptions{}, keyed(), 1).value();
+  ASSERT_EQ(
+      store->close_ticket(opened.ticket_number, "roads", "고쳤습니다", "roads", nullptr, 2)->kind,
+      CloseOutcome::Kind::kClosed);
+  IngestOptions thanks;  // reopens = false: the rules' reopen block did not match
+  auto r = store->ingest(reply_to("101", "100", "감사합니다"), roads(), thanks, keyed(), 3).value();
+  EXPECT_EQ(r.kind, IngestOutcome::Kind::kAddedToTicket);
+  EXPECT_EQ(r.outbox_id, 0);
+  EXPECT_EQ(store->ticket(opened.ticket_number).value()->status, "closed");
+  EXPECT_EQ(store->events(opened.ticket_number)->back().kind, "citizen_reply_after_close");
+
+  IngestOptions reopen;
+  reopen.reopens = true;
+  auto again =
+      store->ingest(reply_to("102", "100", "아직도 그대로예요"), roads(), reopen, keyed(), 4);
+  ASSERT_TRUE(again.ok()) << again.error();
+  EXPECT_EQ(again->kind, IngestOutcome::Kind::kReopened);
+  EXPECT_EQ(again->reply_key, "reopened");
+  EXPECT_EQ(again->department, "roads");
+  auto t = store->ticket(opened.ticket_number).value();
+  EXPECT_EQ(t->status, "open");
+  EXPECT_EQ(t->reopened, 1);
+  // The department can close it again, and a second follow-up is queued.
+  auto closed =
+      store->close_ticket(opened.ticket_number, "roads", "다시 고쳤습니다", "roads", ack(), 5);
+  EXPECT_EQ(closed->kind, CloseOutcome::Kind::kClosed);
+  EXPECT_NE(closed->outbox_id, 0);
+}
+
+TEST_F(StoreTest, TheAuthorLimitWarnsOnceThenOpensSilently) {
+  IngestOptions o;
+  o.author_ack_limit = 3;
+  std::vector<std::string> keys;
+  for (int i = 0; i < 5; ++i) {
+    Mention m = sample(std::to_string(100 + i));
+    m.author_id = "42";
+    auto r = store->ingest(m, roads(), o, keyed(), 1000 + i);
+    ASSERT_TRUE(r.ok()) << r.error();
+    EXPECT_EQ(r->kind, IngestOutcome::Kind::kCreated);
+    keys.push_back(r->reply_key);
+    EXPECT_EQ(r->limited, i >= 3);
+  }
+  EXPECT_EQ(keys, (std::vector<std::string>{"ack", "ack", "limit_reached", "", ""}));
+  EXPECT_EQ(store->counts()->tickets_open, 5);
+  // Urgent ones are always answered.
+  Mention urgent = sample("200");
+  urgent.author_id = "42";
+  auto u = store->ingest(urgent, roads(Priority::kUrgent), o, keyed(), 2000).value();
+  EXPECT_FALSE(u.limited);
+  EXPECT_EQ(u.reply_key, "ack");
+  // Another author is not affected; an hour later the author is answered again.
+  Mention other = sample("300");
+  other.author_id = "77";
+  EXPECT_EQ(store->ingest(other, roads(), o, keyed(), 3000)->reply_key, "ack");
+  Mention later = sample("400");
+  later.author_id = "42";
+  EXPECT_EQ(store->ingest(later, roads(), o, keyed(), 1000 + 3600 * 1000 + 10)->reply_key, "ack");
+}
+
+TEST_F(StoreTest, HiddenTicketsGetNoReplyAndKeepTagsAndFlags) {
+  Decision d = roads();
+  d.hide = true;
+  d.notify = true;
+  d.tags = {"abuse", "night"};
+  d.neighbourhood = "잠실동";
+  IngestOptions o;
+  o.ack_key = "";
+  auto r = store->ingest(sample("100"), d, o, keyed(), 1).value();
+  EXPECT_EQ(r.kind, IngestOutcome::Kind::kCreated);
+  EXPECT_EQ(r.outbox_id, 0);
+  auto t = store->ticket(r.ticket_number).value();
+  EXPECT_TRUE(t->hidden);
+  EXPECT_TRUE(t->notify);
+  EXPECT_EQ(t->tags, (std::vector<std::string>{"abuse", "night"}));
+  EXPECT_EQ(t->neighbourhood, "잠실동");
+}
+
+TEST_F(StoreTest, TheSendTimesOfAnAccountAreRemembered) {
+  auto a = store->ingest(sample("1"), roads(), ack(), 1).value();
+  auto b = store->ingest(sample("2"), roads(), ack(), 2).value();
+  ASSERT_TRUE(store->mark_sent(a.outbox_id, "p1", 5000).ok());
+  ASSERT_TRUE(store->mark_sent(b.outbox_id, "p2", 9000).ok());
+  EXPECT_EQ(store->sent_times("songpa", 0).value(), (std::vector<int64_t>{5000, 9000}));
+  EXPECT_EQ(store->sent_times("songpa", 6000).value(), (std::vector<int64_t>{9000}));
+  EXPECT_TRUE(store->sent_times("other", 0)->empty());
+}
+
+TEST(StoreMigration, VersionTwoStoreLearnsItsThreads) {
+  TempDir dir;
+  const auto path = dir.path() / "v2.db";
+  {
+    auto v2 = Store::open(path, "SP", 2);
+    ASSERT_TRUE(v2.ok()) << v2.error();
+  }
+  // A v2 store as v2 wrote it: a ticket whose acknowledgement was posted as status 900.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "INSERT INTO tickets (number, platform, account, mention_id, author, "
+                         "author_acct, text, language, visibility, department, category, priority, "
+                         "rule, status, created_at, updated_at) VALUES ('SP-2026-000007', "
+                         "'mastodon', 'songpa', '100', 'citizen', 'citizen@example.org', '육교', "
+                         "'ko', 0, 'roads', 'footbridge', 2, 'footbridge', 'open', 1, 1);"
+                         "INSERT INTO outbox (ticket_id, kind, account, in_reply_to_id, "
+                         "author_acct, text, visibility, language, priority, idempotency_key, "
+                         "state, next_attempt_at, platform_post_id, created_at, sent_at) VALUES "
+                         "(1, 'ack', 'songpa', '100', 'citizen@example.org', 'x', 0, 'ko', 2, "
+                         "'k1', 'sent', 1, '900', 1, 2);",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  auto latest = Store::open(path, "SP");
+  ASSERT_TRUE(latest.ok()) << latest.error();
+  EXPECT_EQ((*latest)->schema_version().value(), Store::schema_version_latest());
+  auto t = (*latest)->ticket("SP-2026-000007").value();
+  ASSERT_TRUE(t.has_value());
+  EXPECT_TRUE(t->tags.empty());
+  EXPECT_FALSE(t->hidden);
+  // The citizen answers our reply posted before the upgrade, and their first post: both join.
+  for (const char* parent : {"900", "100"}) {
+    Mention m = sample(std::string("10") + parent);
+    m.in_reply_to_id = parent;
+    auto r = (*latest)->ingest(m, roads(), IngestOptions{}, keyed(), 3);
+    ASSERT_TRUE(r.ok()) << r.error();
+    EXPECT_EQ(r->kind, IngestOutcome::Kind::kAddedToTicket) << parent;
+    EXPECT_EQ(r->ticket_number, "SP-2026-000007");
+  }
+}
+
 }  // namespace
 }  // namespace sotong

@@ -65,7 +65,9 @@ std::string load_error(const std::string& file, const std::string& content) {
   // Messages start with the full path; tests compare what follows the folder.
   std::string e = r.error();
   const std::string prefix = (dir.path() / "").string();
-  return e.rfind(prefix, 0) == 0 ? e.substr(prefix.size()) : e;
+  for (auto at = e.find(prefix); at != std::string::npos; at = e.find(prefix, at))
+    e.erase(at, prefix.size());
+  return e;
 }
 
 // --- The shipped templates ---
@@ -245,7 +247,32 @@ TEST(TemplateLanguage, HasKeyMeansTheFallbackHasIt) {
 TEST(TemplateLoad, UnknownVariableIsLoadError) {
   EXPECT_EQ(load_error("ko.yaml", ko_file("  extra: \"접수번호 {{ tiket }}\"\n")),
             "ko.yaml:6:10: template \"extra\": unknown variable {{tiket}} (known: author, ticket, "
-            "department, category, resolution)");
+            "department, category, eta, status_url, resolution, next_business_time)");
+}
+
+TEST(TemplateLoad, ResolutionOutsideAFollowupIsLoadError) {
+  EXPECT_EQ(load_error("ko.yaml", ko_file("  reopened: \"{{ticket}} {{resolution}}\"\n")),
+            "ko.yaml:6:13: template \"reopened\": {{resolution}} has a value only in followup "
+            "templates");
+}
+
+TEST(TemplateLoad, EveryErrorInEveryFileIsReported) {
+  TempDir dir;
+  dir.write("ko.yaml", ko_file("  a: \"{{nope}}\"\n  b: [\"ok {{ticket}}\", \"}}\"]\n"));
+  dir.write("en.yaml", "language: en\ntemplates:\n  ack: \"{{ticket}}\"\n");
+  auto r = TemplateSet::load_dir(dir.path(), "ko");
+  ASSERT_FALSE(r.ok());
+  std::string e = r.error();
+  const std::string prefix = (dir.path() / "").string();
+  for (auto at = e.find(prefix); at != std::string::npos; at = e.find(prefix, at))
+    e.erase(at, prefix.size());
+  EXPECT_EQ(e,
+            "en.yaml:3:3: missing the required template \"ack_urgent\"\n"
+            "en.yaml:3:3: missing the required template \"followup\"\n"
+            "ko.yaml:6:6: template \"a\": unknown variable {{nope}} (known: author, ticket, "
+            "department, category, eta, status_url, resolution, next_business_time)\n"
+            "ko.yaml:7:24: template \"b\": \"}}\" without a matching \"{{\" (a variable is "
+            "written {{ name }})");
 }
 
 TEST(TemplateLoad, UnclosedBracesAreLoadError) {
@@ -261,7 +288,8 @@ TEST(TemplateLoad, StrayClosingBracesAreLoadError) {
 
 TEST(TemplateLoad, MissingRequiredKeyIsLoadError) {
   EXPECT_EQ(load_error("en.yaml", "language: en\ntemplates:\n  ack: \"{{ticket}}\"\n"),
-            "en.yaml:3:3: missing the required template \"ack_urgent\"");
+            "en.yaml:3:3: missing the required template \"ack_urgent\"\n"
+            "en.yaml:3:3: missing the required template \"followup\"");
 }
 
 TEST(TemplateLoad, EmptyVariantListIsLoadError) {

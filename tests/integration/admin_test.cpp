@@ -130,6 +130,26 @@ TEST_F(Admin, AnAuthorOverTheLimitIsHeardButNotAnsweredEveryTime) {
   EXPECT_NE(f.read_log("sotongd.log").find("over 2 acknowledgements per hour"), std::string::npos);
 }
 
+TEST_F(Admin, TheAccountsPostingBudgetHoldsRepliesBackAndSurvivesARestart) {
+  DaemonSettings s;
+  s.posts_per_hour = 3;
+  start(s);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i)
+    ids.push_back(f.mention("c" + std::to_string(i), "가로등이 꺼졌어요 " + std::to_string(i)));
+  ASSERT_TRUE(f.wait_for_posts(3));
+  ASSERT_TRUE(wait_until(
+      [&] { return f.read_log("sotongd.log").find("(budget 3): waiting") != std::string::npos; },
+      seconds(10)));
+  EXPECT_EQ(f.posts().size(), 3u);
+  // Every ticket is open; the rest of the replies wait in the outbox, even across a restart.
+  for (const auto& id : ids) EXPECT_FALSE(f.ticket_for_mention(id).empty());
+  EXPECT_EQ(f.stop_daemon(), 0);
+  f.start_daemon();
+  std::this_thread::sleep_for(milliseconds(800));
+  EXPECT_EQ(f.posts().size(), 3u);
+}
+
 TEST_F(Admin, AbusiveMentionsOpenAHiddenTicketWithoutAPublicReply) {
   start();
   auto id = f.mention("angry", "씨발 버스 언제 와");

@@ -268,6 +268,8 @@ void Fixture::write_config(const DaemonSettings& s) {
       << "    base_url: http://127.0.0.1:" << sandbox_port_ << "\n"
       << "    token_file: mastodon.token\n"
       << "    posts_per_3_hours: 1000000\n"
+      << (s.posts_per_hour > 0 ? "    posts_per_hour: " + std::to_string(s.posts_per_hour) + "\n"
+                               : std::string())
       << "    streaming: " << (s.streaming ? "true" : "false") << "\n"
       << "    poll_interval_seconds: " << s.poll_interval_seconds << "\n"
       << "    request_timeout_seconds: " << s.request_timeout_seconds << "\n";

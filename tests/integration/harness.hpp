@@ -67,7 +67,9 @@ struct DaemonSettings {
   int idempotency_window_seconds = -1;  // Mastodon; -1: the default
   // Departments always in, so acknowledgements do not depend on when the test runs.
   std::string business_hours = "always";
-  int acks_per_author_per_hour = 0;  // 0: no limit (tests post bursts from one author)
+  int acks_per_author_per_hour = 0;
+  int posts_per_hour = 0;  // Mastodon account's budget; 0: the default  // 0: no limit (tests post
+                           // bursts from one author)
 };
 
 class Fixture {

@@ -253,6 +253,9 @@ IngestOptions ingest_options(const Runtime& rt, const Mention& m, const Decision
   o.author_ack_limit = rt.config.acks_per_author_per_hour;
   o.ack_thread_additions = rt.config.ack_thread_additions;
   o.reopens = !m.in_reply_to_id.empty() && rt.rules.reopens(m);
+  // A ticket opened at 08:00 on New Year's Day in Seoul belongs to the new year even where
+  // the machine's clock says UTC.
+  o.ticket_year = rt.calendar.local(now_ms).year;
   for (const auto& a : rt.config.accounts)
     if (a.name == m.account) o.ticket_prefix = a.ticket_prefix;
   return o;

@@ -388,11 +388,13 @@ Status Store::migrate(int target) {
   return Status::Ok();
 }
 
-Result<std::string> Store::next_ticket_number(int64_t now_ms, const std::string& prefix) {
-  std::time_t secs = static_cast<std::time_t>(now_ms / 1000);
-  std::tm tm{};
-  localtime_r(&secs, &tm);
-  int year = tm.tm_year + 1900;
+Result<std::string> Store::next_ticket_number(int64_t now_ms, const std::string& prefix, int year) {
+  if (year <= 0) {
+    std::time_t secs = static_cast<std::time_t>(now_ms / 1000);
+    std::tm tm{};
+    localtime_r(&secs, &tm);
+    year = tm.tm_year + 1900;
+  }
   const std::string& shown = prefix.empty() ? prefix_ : prefix;
   Stmt up(db_,
           "INSERT INTO ticket_sequence_by_prefix (prefix, year, last) VALUES (?1, ?2, 1) "
@@ -554,7 +556,7 @@ Result<IngestOutcome> Store::ingest(const Mention& m, const Decision& d, const I
           return Error{s.error()};
       }
     } else {
-      auto number = next_ticket_number(now_ms, o.ticket_prefix);
+      auto number = next_ticket_number(now_ms, o.ticket_prefix, o.ticket_year);
       if (!number) return Error{number.error()};
       TicketRow t;
       t.number = *number;

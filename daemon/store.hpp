@@ -104,6 +104,7 @@ struct IngestOptions {
   bool ack_thread_additions = false;        // a reply under an open ticket gets an "added" reply
   bool reopens = false;                     // the rules' reopen block matched the text
   std::string ticket_prefix;                // an account's own numbering; empty: the store's
+  int ticket_year = 0;  // the year in the desk's time zone; 0: the machine's local year
 };
 
 struct IngestOutcome {
@@ -201,7 +202,7 @@ class Store {
   Store(sqlite3* db, std::string prefix);
   Status exec(const char* sql);
   Status migrate(int target);
-  Result<std::string> next_ticket_number(int64_t now_ms, const std::string& prefix);
+  Result<std::string> next_ticket_number(int64_t now_ms, const std::string& prefix, int year = 0);
   Result<int64_t> queue_reply(const TicketRow& t, const std::string& kind, const ReplyDraft& d,
                               const std::string& in_reply_to, int64_t now_ms);
   Result<int64_t> acks_since(const Mention& m, int64_t since_ms);

@@ -170,6 +170,14 @@ TEST_F(OfficeHours, UrgentAndNamedTemplatesIgnoreTheHours) {
   EXPECT_EQ(ack_key(*rt, urgent, kMondayTenAm), "ack_urgent");
 }
 
+TEST_F(OfficeHours, TicketsAreNumberedByTheDesksYear) {
+  // 2027-01-01 08:00 in Seoul is still 2026 in UTC.
+  Mention m;
+  m.account = "songpa";
+  EXPECT_EQ(ingest_options(*rt, m, roads(), 1'798'758'000'000).ticket_year, 2027);
+  EXPECT_EQ(ingest_options(*rt, m, roads(), kMondayTenAm).ticket_year, 2026);
+}
+
 TEST_F(OfficeHours, APublicHolidayIsOutsideHours) {
   // 2026-12-25 (Friday), Christmas: 10:00 KST.
   EXPECT_EQ(ack_key(*rt, roads(), 1'798'160'400'000), "ack_after_hours");

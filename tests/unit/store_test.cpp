@@ -396,6 +396,13 @@ TEST_F(StoreTest, HiddenTicketsGetNoReplyAndKeepTagsAndFlags) {
   EXPECT_EQ(t->neighbourhood, "잠실동");
 }
 
+TEST_F(StoreTest, TheTicketYearComesFromTheCaller) {
+  IngestOptions o;
+  o.ticket_year = 2031;
+  auto r = store->ingest(sample("1"), roads(), o, keyed(), 1).value();
+  EXPECT_EQ(r.ticket_number, "SP-2031-000001");
+}
+
 TEST_F(StoreTest, TheSendTimesOfAnAccountAreRemembered) {
   auto a = store->ingest(sample("1"), roads(), ack(), 1).value();
   auto b = store->ingest(sample("2"), roads(), ack(), 2).value();

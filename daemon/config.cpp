@@ -1,3 +1,7 @@
+// One file for the configuration's loader: every section's parsing shares the Ctx (file and
+// positions), the secret resolution and the error collection, and the checks that span
+// sections (tokens unique across departments, a posting budget below the account's platform
+// limit) need them all in one place.
 #include "daemon/config.hpp"
 
 #include <openssl/evp.h>

@@ -4,14 +4,10 @@
 
 #include <cstdio>
 
-#include "connectors/mastodon/status_length.hpp"
-#include "connectors/x/tweet_length.hpp"
 #include "daemon/text/unicode.hpp"
 
 namespace sotong {
 namespace {
-
-constexpr std::size_t kMastodonLimit = 500;
 
 Result<int64_t> parse_local(const Calendar& cal, const std::string& at) {
   int y = 0, mo = 0, d = 0, h = 0, mi = 0;
@@ -117,16 +113,10 @@ Result<std::string> explain(const Runtime& rt, const ExplainInput& in, int64_t n
   t.priority = d.priority;
   auto draft = render_reply(rt, key, t, nullptr, at);
   if (!draft) return Error{draft.error()};
-  std::string length;
-  if (m.platform == "x") {
-    const auto parsed = x::parse_tweet(draft->text);
-    length = fmt::format("{} of 280 weighted characters{}", parsed.weighted_length,
-                         parsed.valid ? "" : ", TOO LONG");
-  } else {
-    const std::size_t n = mastodon::status_length(draft->text);
-    length = fmt::format("{} of {} characters{}", n, kMastodonLimit,
-                         n <= kMastodonLimit ? "" : ", TOO LONG");
-  }
+  const ReplyLength n = measure_reply(m.platform, draft->text);
+  const std::string length =
+      fmt::format("{} of {} {}characters{}", n.length, n.limit,
+                  m.platform == "x" ? "weighted " : "", n.fits ? "" : ", TOO LONG");
   out += fmt::format("  template {} in {} ({})\n", key, draft->language, why);
   out += fmt::format("  visibility {}; {}; ticket number is an example\n",
                      to_string(reply_visibility(m.visibility)), length);

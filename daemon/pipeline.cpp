@@ -19,8 +19,6 @@ namespace {
 constexpr std::size_t kWorstAuthorMastodon = 30;  // Mastodon's username limit
 constexpr std::size_t kWorstAuthorX = 15;         // X's username limit
 constexpr std::size_t kWorstCategory = 24;
-// Mastodon's default; an instance's own limit is only known once connected.
-constexpr std::size_t kMastodonDefaultLimit = 500;
 // A date and time with the longest spelling (two-digit month and day, minutes shown).
 constexpr int64_t kWorstBusinessTimeMs = 1798687800000;  // 2026-12-31 12:30 in Seoul
 
@@ -67,17 +65,12 @@ void check_reply_lengths(const Runtime& rt, std::vector<std::string>& errors) {
             errors.push_back(templates.where(key, lang, i) + ": " + body.error());
             continue;
           }
-          const std::string text = "@" + author + " " + *body;
-          const std::size_t length =
-              on_x ? static_cast<std::size_t>(x::parse_tweet(text).weighted_length)
-                   : mastodon::status_length(text);
-          const bool fits = on_x ? x::parse_tweet(text).valid : length <= kMastodonDefaultLimit;
-          if (!fits)
+          const ReplyLength n = measure_reply(acc.platform, "@" + author + " " + *body);
+          if (!n.fits)
             errors.push_back(templates.where(key, lang, i) + ": template \"" + key + "\" variant " +
-                             std::to_string(i + 1) + " can be " + std::to_string(length) +
+                             std::to_string(i + 1) + " can be " + std::to_string(n.length) +
                              " characters long on " + acc.platform + " (account " + acc.name +
-                             ", limit " +
-                             (on_x ? std::string("280") : std::to_string(kMastodonDefaultLimit)) +
+                             ", limit " + std::to_string(n.limit) +
                              ") with the longest names; shorten it");
         }
       }
@@ -199,6 +192,17 @@ Result<ReplyDraft> render_reply(const Runtime& rt, const std::string& key, const
   std::string prefix = "@" + t.author_acct + " ";
   d.text = prefix + (fit ? fit(prefix, *body) : *body);
   return d;
+}
+
+ReplyLength measure_reply(std::string_view platform, const std::string& text) {
+  constexpr std::size_t kXLimit = 280;
+  constexpr std::size_t kMastodonDefaultLimit = 500;
+  if (platform == "x") {
+    const auto parsed = x::parse_tweet(text);
+    return {static_cast<std::size_t>(parsed.weighted_length), kXLimit, parsed.valid};
+  }
+  const std::size_t n = mastodon::status_length(text);
+  return {n, kMastodonDefaultLimit, n <= kMastodonDefaultLimit};
 }
 
 Decision decide(const Runtime& rt, const Mention& m, RuleTrace* trace) {

@@ -50,6 +50,16 @@ using FitFn = std::function<std::string(std::string_view prefix, std::string_vie
 Result<ReplyDraft> render_reply(const Runtime& rt, const std::string& key, const TicketRow& t,
                                 const FitFn& fit, int64_t now_ms);
 
+// A reply's length as its platform counts it, against the platform's limit (X: 280 weighted
+// characters; Mastodon: 500, its default, since an instance's own limit is known only once
+// connected).
+struct ReplyLength {
+  std::size_t length = 0;
+  std::size_t limit = 0;
+  bool fits = false;
+};
+ReplyLength measure_reply(std::string_view platform, const std::string& text);
+
 // The fixed safety filters (our own posts, bots, boosts), then the rules.
 Decision decide(const Runtime& rt, const Mention& m, RuleTrace* trace = nullptr);
 

@@ -16,6 +16,7 @@ namespace asio = boost::asio;
 namespace {
 // Rows fetched per store round trip; small so urgent rows queued meanwhile are seen soon.
 constexpr int kBatch = 16;
+constexpr int64_t kHourMs = 3600 * 1000;  // the posting budget's window
 // When nothing is due, look again at least this often (a row may be added by another path).
 constexpr std::chrono::milliseconds kIdleRecheck{5000};
 }  // namespace
@@ -52,13 +53,14 @@ asio::awaitable<void> Sender::wait(std::chrono::milliseconds d) {
   woken_ = false;
 }
 
-asio::awaitable<bool> Sender::within_budget() {
-  if (options_.posts_per_hour <= 0) co_return !stopping_;
-  constexpr int64_t kHourMs = 3600 * 1000;
-  while (!stopping_) {
-    const int64_t now = now_ms();
-    while (!sent_at_ms_.empty() && sent_at_ms_.front() <= now - kHourMs) sent_at_ms_.pop_front();
-    if (std::cmp_less(sent_at_ms_.size(), options_.posts_per_hour)) co_return true;
+bool Sender::budget_spent(int64_t now) {
+  if (options_.posts_per_hour <= 0) return false;
+  while (!sent_at_ms_.empty() && sent_at_ms_.front() <= now - kHourMs) sent_at_ms_.pop_front();
+  return std::cmp_greater_equal(sent_at_ms_.size(), options_.posts_per_hour);
+}
+
+asio::awaitable<void> Sender::wait_for_budget() {
+  for (int64_t now = now_ms(); !stopping_ && budget_spent(now); now = now_ms()) {
     const int64_t free_at = sent_at_ms_.front() + kHourMs;
     spdlog::warn("account={} posted {} replies in the last hour (budget {}): waiting {} s",
                  connector_.account(), sent_at_ms_.size(), options_.posts_per_hour,
@@ -67,7 +69,6 @@ asio::awaitable<bool> Sender::within_budget() {
     boost::system::error_code ec;
     co_await pause_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
-  co_return false;
 }
 
 asio::awaitable<void> Sender::run() {
@@ -75,7 +76,7 @@ asio::awaitable<void> Sender::run() {
   if (options_.posts_per_hour > 0) {
     // Posts before a restart count against the hour too.
     auto read_sent = [account = connector_.account()](Store& s) {
-      return s.sent_times(account, now_ms() - 3600 * 1000);
+      return s.sent_times(account, now_ms() - kHourMs);
     };
     auto sent = co_await store_.run(std::move(read_sent));
     if (sent) sent_at_ms_.assign(sent->begin(), sent->end());
@@ -103,10 +104,9 @@ asio::awaitable<void> Sender::run() {
     std::chrono::milliseconds pause{0};
     for (const auto& row : *due) {
       if (stopping_) break;
-      if (options_.posts_per_hour > 0 &&
-          std::cmp_greater_equal(sent_at_ms_.size(), options_.posts_per_hour)) {
+      if (budget_spent(now_ms())) {
         // Spent: wait, then read the outbox again so urgent rows queued meanwhile go first.
-        co_await within_budget();
+        co_await wait_for_budget();
         break;
       }
       Reply reply;

@@ -39,8 +39,10 @@ class Sender {
 
  private:
   boost::asio::awaitable<void> wait(std::chrono::milliseconds d);
-  // Waits while the hour's budget is spent; false when stopping.
-  boost::asio::awaitable<bool> within_budget();
+  // Whether the last hour's posts have used the budget (forgetting older ones).
+  bool budget_spent(int64_t now);
+  // Waits until the budget frees or the sender stops.
+  boost::asio::awaitable<void> wait_for_budget();
 
   StoreThread& store_;
   Connector& connector_;

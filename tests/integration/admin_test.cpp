@@ -216,21 +216,30 @@ void write_version(const fs::path& dir, char v) {
   fs::rename(dir / "templates" / "ko.yaml.tmp", dir / "templates" / "ko.yaml");
 }
 
-TEST_F(Admin, ReloadsUnderLoadNeverMixOldAndNewOrDropAMention) {
+// Starts sotongd on version A of its own rules and templates folders.
+void start_versioned(Fixture& f, bool watch_files) {
   fs::create_directories(f.dir() / "rules");
   fs::create_directories(f.dir() / "templates");
   write_version(f.dir(), 'A');
   DaemonSettings s;
   s.rules_dir = (f.dir() / "rules").string();
   s.templates_dir = (f.dir() / "templates").string();
-  s.extra_yaml = "watch_files: false\n";
-  start(s);
+  if (!watch_files) s.extra_yaml = "watch_files: false\n";
+  f.start_sandbox();
+  f.write_config(s);
+  f.start_daemon();
+}
 
-  constexpr int kMentions = 150;
+TEST_F(Admin, ReloadsUnderLoadNeverMixOldAndNewOrDropAMention) {
+  start_versioned(f, false);
+  // One answered under A before the reloads start, so both versions are sure to appear.
+  std::vector<std::string> ids{f.mention("c_first", "버스가 안 와요")};
+  ASSERT_TRUE(f.wait_for_posts(1));
+
+  constexpr int kMentions = 151;
   std::atomic<bool> done{false};
-  std::vector<std::string> ids;
   std::thread citizens([&] {
-    for (int i = 0; i < kMentions; ++i) {
+    for (int i = 1; i < kMentions; ++i) {
       ids.push_back(f.mention("c" + std::to_string(i), "버스가 안 와요 " + std::to_string(i)));
       std::this_thread::sleep_for(milliseconds(5));
     }
@@ -281,13 +290,7 @@ TEST_F(Admin, ReloadsUnderLoadNeverMixOldAndNewOrDropAMention) {
 }
 
 TEST_F(Admin, SavingARulesFileReloadsWithoutASignal) {
-  fs::create_directories(f.dir() / "rules");
-  fs::create_directories(f.dir() / "templates");
-  write_version(f.dir(), 'A');
-  DaemonSettings s;
-  s.rules_dir = (f.dir() / "rules").string();
-  s.templates_dir = (f.dir() / "templates").string();
-  start(s);
+  start_versioned(f, true);
   auto first = f.mention("c1", "버스가 안 와요");
   ASSERT_TRUE(f.wait_for_posts(1));
   EXPECT_NE(str(f.replies_to(first).at(0), "text").find("[A] bus-A"), std::string::npos);

@@ -1,4 +1,5 @@
-// Store: the durable state of the desk in SQLite (WAL, synchronous=FULL): tickets, the
+// Store: the durable state of the desk, in SQLite (WAL, synchronous=FULL; the default) or
+// PostgreSQL (several instances, see docs/guarantees.md): tickets, the
 // outbox of replies to post, the audit trail of events, the connectors' cursors, and every
 // mention seen (so a mention delivered twice opens one ticket).
 //
@@ -6,11 +7,12 @@
 // acknowledgement in the outbox, its event and the connector's cursor together; closing a
 // ticket commits the status, the follow-up in the outbox and the event together.
 //
+// Each of them is a savepoint when the store thread runs several jobs in one transaction
+// (group commit): a job that fails rolls back alone.
+//
 // Threading: a Store is used by one thread at a time (the store thread, see StoreThread); it
-// holds one sqlite3 connection. Errors are values: Result/Status with the SQLite message.
+// holds one db::Connection. Errors are values: Result/Status with the engine's message.
 #pragma once
-
-#include <sqlite3.h>
 
 #include <cstdint>
 #include <filesystem>
@@ -22,6 +24,7 @@
 
 #include "daemon/mention.hpp"
 #include "daemon/rules.hpp"
+#include "daemon/store/db.hpp"
 #include "daemon/util/result.hpp"
 
 namespace sotong {
@@ -141,17 +144,19 @@ struct StoreCounts {
 
 class Store {
  public:
-  // Opens (creating if needed) and migrates the database. `ticket_prefix` makes numbers like
-  // SP-2026-000123.
+  // Opens (creating if needed) and migrates the database: an SQLite file's path or a
+  // "postgresql://" URL. `ticket_prefix` makes numbers like SP-2026-000123.
   // `schema_version` 0 migrates to the latest; tests pass an older one to build old stores.
-  static Result<std::unique_ptr<Store>> open(const std::filesystem::path& path,
-                                             std::string ticket_prefix, int schema_version = 0);
+  static Result<std::unique_ptr<Store>> open(const std::string& location, std::string ticket_prefix,
+                                             int schema_version = 0);
+  static bool is_postgres_url(std::string_view location);
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
   static int schema_version_latest();
   Result<int> schema_version();
+  db::Dialect dialect() const;
 
   // One transaction: records the mention as seen; unless it was seen before or is ignored,
   // opens a ticket, queues the acknowledgement made by `ack` (if ack is set), writes the
@@ -175,6 +180,11 @@ class Store {
 
   // Pending outbox rows of an account that are due, urgent first, then oldest first.
   Result<std::vector<OutboxRow>> due_outbox(const std::string& account, int64_t now_ms, int limit);
+  // The same, claimed by `claimant` for `lease_ms` so that other instances on one PostgreSQL
+  // store skip them (FOR UPDATE SKIP LOCKED); rows whose claim lapsed (a dead instance) are
+  // taken over. On SQLite, one instance owns the store: the same as due_outbox.
+  Result<std::vector<OutboxRow>> claim_due(const std::string& account, const std::string& claimant,
+                                           int64_t now_ms, int64_t lease_ms, int limit);
   // The earliest next attempt time of the account's pending rows, if any.
   Result<std::optional<int64_t>> next_due(const std::string& account);
   Status mark_sent(int64_t outbox_id, const std::string& platform_post_id, int64_t now_ms);
@@ -197,9 +207,21 @@ class Store {
   Result<std::vector<int64_t>> sent_times(const std::string& account, int64_t since_ms);
   // A cheap read that fails when the store does (for /healthz; counts() scans tables).
   Status ping();
+  // A small write: whether the store takes writes again after a full disk or a lost server.
+  Status probe_write(int64_t now_ms);
+  // The store thread's group transaction (group commit, see StoreThread). group_intact() is
+  // false once the engine rolled it back by itself (a full disk, a lost server).
+  Status begin_group();
+  Status commit_group();
+  void rollback_group();
+  bool group_intact() const;
+  // The most recent environmental fault (full, read-only, I/O, server gone) since the last
+  // call; kNone when there was none.
+  db::Fault take_environmental_fault();
 
  private:
-  Store(sqlite3* db, std::string prefix);
+  Store(std::unique_ptr<db::Connection> db, std::string prefix);
+  std::string lock_clause() const;
   Status exec(const char* sql);
   Status migrate(int target);
   Result<std::string> next_ticket_number(int64_t now_ms, const std::string& prefix, int year = 0);
@@ -211,9 +233,10 @@ class Store {
                          const std::string& post_id);
   Status add_event(int64_t ticket_id, int64_t at_ms, const std::string& actor,
                    const std::string& kind, const std::string& detail);
-  Result<std::optional<TicketRow>> ticket_where(const char* where, const std::string& arg);
+  Result<std::optional<TicketRow>> ticket_where(const char* where, const std::string& arg,
+                                                bool for_update = false);
 
-  sqlite3* db_;
+  std::unique_ptr<db::Connection> db_;
   std::string prefix_;
 };
 

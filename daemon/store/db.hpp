@@ -81,6 +81,9 @@ class Connection {
   virtual Status commit() = 0;
   virtual void rollback() = 0;
   virtual int depth() const = 0;  // 0: no transaction open
+  // The engine's own view: false once it rolled back by itself (SQLite on a full disk, a lost
+  // PostgreSQL connection), even while depth() still counts the transaction.
+  virtual bool in_transaction() const = 0;
 
   // The schema version this store is at (0: empty) and its update, inside a transaction.
   virtual Result<int> schema_version() = 0;

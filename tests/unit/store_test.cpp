@@ -1,6 +1,7 @@
 #include "daemon/store.hpp"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <regex>
 

@@ -1,0 +1,220 @@
+// The SQLite Connection: the embedded default. WAL with synchronous=FULL, so a committed
+// ticket survives a power cut before its reply is posted.
+#include <sqlite3.h>
+
+#include <string>
+
+#include "daemon/store/db.hpp"
+
+namespace sotong::db {
+namespace {
+
+// How long a writer waits for a lock held by another connection (a backup, an admin's sqlite3).
+constexpr int kBusyTimeoutMs = 5000;
+
+Fault classify(int rc) {
+  switch (rc & 0xFF) {
+    case SQLITE_OK:
+    case SQLITE_ROW:
+    case SQLITE_DONE:
+      return Fault::kNone;
+    case SQLITE_FULL:
+      return Fault::kFull;
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_AUTH:
+      return Fault::kReadOnly;
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+    case SQLITE_NOTADB:
+    case SQLITE_CORRUPT:
+      return Fault::kIo;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return Fault::kBusy;
+    case SQLITE_CONSTRAINT:
+      return Fault::kConstraint;
+    default:
+      return Fault::kOther;
+  }
+}
+
+class SqliteConnection;
+
+class SqliteStatement final : public Statement {
+ public:
+  SqliteStatement(SqliteConnection& conn, sqlite3* db, std::string_view sql);
+  ~SqliteStatement() override { sqlite3_finalize(stmt_); }
+  SqliteStatement(const SqliteStatement&) = delete;
+  SqliteStatement& operator=(const SqliteStatement&) = delete;
+
+  Statement& bind(int i, const std::string& s) override {
+    if (ok())
+      track(sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT));
+    return *this;
+  }
+  Statement& bind(int i, int64_t v) override {
+    if (ok()) track(sqlite3_bind_int64(stmt_, i, v));
+    return *this;
+  }
+  Statement& bind_null(int i) override {
+    if (ok()) track(sqlite3_bind_null(stmt_, i));
+    return *this;
+  }
+  bool step() override {
+    if (!ok() || done_) return false;
+    const int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) {
+      done_ = true;
+      return false;
+    }
+    track(rc);
+    return false;
+  }
+  bool ok() const override { return rc_ == SQLITE_OK; }
+  std::string error() const override { return error_; }
+  Fault fault() const override { return classify(rc_); }
+  std::string text(int col) const override {
+    const auto* p = sqlite3_column_text(stmt_, col);
+    return p ? std::string(reinterpret_cast<const char*>(p),
+                           static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)))
+             : std::string();
+  }
+  int64_t i64(int col) const override { return sqlite3_column_int64(stmt_, col); }
+  bool is_null(int col) const override { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+
+ private:
+  void track(int rc);
+
+  SqliteConnection& conn_;
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+  int rc_ = SQLITE_OK;
+  bool done_ = false;
+  std::string error_;
+};
+
+class SqliteConnection final : public Connection {
+ public:
+  explicit SqliteConnection(sqlite3* db) : db_(db) {}
+  ~SqliteConnection() override { sqlite3_close_v2(db_); }
+  SqliteConnection(const SqliteConnection&) = delete;
+  SqliteConnection& operator=(const SqliteConnection&) = delete;
+
+  Dialect dialect() const override { return Dialect::kSqlite; }
+  std::unique_ptr<Statement> prepare(std::string_view sql) override {
+    return std::make_unique<SqliteStatement>(*this, db_, sql);
+  }
+  Status exec(std::string_view sql) override {
+    const std::string s(sql);
+    char* err = nullptr;
+    const int rc = sqlite3_exec(db_, s.c_str(), nullptr, nullptr, &err);
+    if (rc != SQLITE_OK) {
+      std::string msg = err ? err : sqlite3_errmsg(db_);
+      sqlite3_free(err);
+      note(rc);
+      return Error{msg};
+    }
+    return Status::Ok();
+  }
+  Status begin() override {
+    // A savepoint outside a transaction would start one of its own and commit alone.
+    if (depth_ > 0 && !in_transaction()) return Error{"begin: the transaction was rolled back"};
+    const std::string sql =
+        depth_ == 0 ? std::string("BEGIN IMMEDIATE") : "SAVEPOINT s" + std::to_string(depth_);
+    if (auto s = exec(sql); !s) return Error{"begin: " + s.error()};
+    ++depth_;
+    return Status::Ok();
+  }
+  Status commit() override {
+    if (depth_ == 0) return Error{"commit without a transaction"};
+    const std::string sql =
+        depth_ == 1 ? std::string("COMMIT") : "RELEASE SAVEPOINT s" + std::to_string(depth_ - 1);
+    if (auto s = exec(sql); !s) return Error{"commit failed: " + s.error()};
+    --depth_;
+    return Status::Ok();
+  }
+  void rollback() override {
+    if (depth_ == 0) return;
+    const std::string name = "s" + std::to_string(depth_ - 1);
+    const std::string sql = depth_ == 1
+                                ? std::string("ROLLBACK")
+                                : "ROLLBACK TO SAVEPOINT " + name + "; RELEASE SAVEPOINT " + name;
+    sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr);
+    --depth_;
+    // A failed COMMIT may have ended the transaction already; never leave one open.
+    if (depth_ == 0 && !sqlite3_get_autocommit(db_))
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  int depth() const override { return depth_; }
+  bool in_transaction() const override { return sqlite3_get_autocommit(db_) == 0; }
+
+  Result<int> schema_version() override {
+    SqliteStatement s(*this, db_, "PRAGMA user_version");
+    if (!s.step()) return Error{s.error()};
+    return static_cast<int>(s.i64(0));
+  }
+  Status set_schema_version(int v) override {
+    return exec("PRAGMA user_version=" + std::to_string(v));
+  }
+
+  Fault last_fault() const override { return last_; }
+  Fault take_environmental_fault() override {
+    const Fault f = environmental_;
+    environmental_ = Fault::kNone;
+    return f;
+  }
+
+  void note(int rc) {
+    last_ = classify(rc);
+    if (is_environmental(last_)) environmental_ = last_;
+  }
+
+ private:
+  sqlite3* db_;
+  int depth_ = 0;
+  Fault last_ = Fault::kNone;
+  Fault environmental_ = Fault::kNone;
+};
+
+SqliteStatement::SqliteStatement(SqliteConnection& conn, sqlite3* db, std::string_view sql)
+    : conn_(conn), db_(db) {
+  track(sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr));
+}
+
+void SqliteStatement::track(int rc) {
+  if (rc == SQLITE_OK) return;
+  rc_ = rc;
+  error_ = sqlite3_errmsg(db_);
+  conn_.note(rc);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Connection>> open_sqlite(const std::string& path) {
+  sqlite3* db = nullptr;
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close_v2(db);
+    return Error{"cannot open store " + path + ": " + msg};
+  }
+  auto conn = std::make_unique<SqliteConnection>(db);
+  sqlite3_busy_timeout(db, kBusyTimeoutMs);
+  // synchronous=FULL: a reply is posted only after its ticket is on disk.
+  for (const char* pragma :
+       {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"}) {
+    if (auto s = conn->exec(pragma); !s) return Error{path + ": " + s.error()};
+  }
+  auto check = conn->prepare("PRAGMA quick_check");
+  if (check->step() && check->text(0) != "ok")
+    return Error{path + ": the store is damaged (quick_check: " + check->text(0) +
+                 "); restore it from a backup (sotongd --backup makes one)"};
+  if (!check->ok()) return Error{path + ": " + check->error()};
+  return std::unique_ptr<Connection>(std::move(conn));
+}
+
+}  // namespace sotong::db

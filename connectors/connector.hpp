@@ -47,6 +47,9 @@ class MentionSink {
   };
   virtual boost::asio::awaitable<CursorLoad> load_cursor(const std::string& platform,
                                                          const std::string& account) = 0;
+  // False while the store refuses writes: connectors then skip reading (the platform keeps
+  // the mentions; the stored cursor says where to resume).
+  virtual bool accepting() const { return true; }
 };
 
 class Connector {

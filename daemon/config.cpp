@@ -13,6 +13,8 @@
 #include <set>
 #include <sstream>
 
+#include "daemon/store/db.hpp"
+
 namespace sotong {
 namespace {
 
@@ -342,11 +344,21 @@ Result<Config> parse(const Ctx& c, const YAML::Node& root, const fs::path& base)
     }
     auto v = scalar(c, root[key], key);
     if (!e.ok(v)) return;
-    std::string s = *v;
-    if (s.rfind("sqlite:", 0) == 0) s = s.substr(7);
-    out = base / s;
+    out = base / *v;
   };
-  path_field("store", cfg.store_path);
+  if (root["store"]) {
+    auto v = scalar(c, root["store"], "store");
+    if (e.ok(v)) {
+      std::string s = *v;
+      if (s.rfind("sqlite:", 0) == 0) s = s.substr(7);
+      if (s.empty())
+        e.add(c.where(root["store"]) + ": store must name an SQLite file or a postgresql:// URL");
+      else
+        cfg.store = db::is_postgres_url(s) ? s : (base / s).string();
+    }
+  } else {
+    cfg.store = (base / cfg.store).string();
+  }
   path_field("rules_dir", cfg.rules_dir);
   path_field("templates_dir", cfg.templates_dir);
   path_field("holidays_dir", cfg.holidays_dir);

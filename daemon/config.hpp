@@ -55,7 +55,9 @@ struct DepartmentConfig {
 struct Config {
   std::filesystem::path source;
   std::string ticket_prefix = "SP";
-  std::filesystem::path store_path = "sotong.db";
+  // An SQLite file (relative to the config's folder) or a "postgresql://" URL. A password
+  // belongs in a passfile (libpq's passfile= or PGPASSFILE), not here.
+  std::string store = "sotong.db";
   std::filesystem::path rules_dir = "rules";
   std::filesystem::path templates_dir = "templates";
   std::filesystem::path holidays_dir;  // empty: no public holidays

@@ -1,6 +1,9 @@
 #include "daemon/daemon.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <systemd/sd-daemon.h>
+#include <unistd.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -9,6 +12,8 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <vector>
 
@@ -54,18 +59,54 @@ Status write_port_file(const std::filesystem::path& p, uint16_t port) {
   return Status::Ok();
 }
 
+// This process's name on the outbox rows it claims: host and pid tell an admin which one.
+std::string instance_name() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0) std::strcpy(host, "localhost");
+  return std::string(host) + ":" + std::to_string(::getpid());
+}
+
+// One sotongd per SQLite store: a second one would read the same mentions and post from the
+// same outbox. The lock is the kernel's, so it goes with the process, even after kill -9.
+Result<int> lock_sqlite_store(const std::string& store) {
+  const std::string path = store + ".lock";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return Error{"cannot open " + path + ": " + std::strerror(errno)};
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return Error{"another sotongd is using the store " + store + " (" + path +
+                 " is locked); several instances need a PostgreSQL store"};
+  }
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd, 0) != 0 || ::write(fd, pid.data(), pid.size()) < 0) {
+    // The pid is for people reading the file; the lock is what counts.
+  }
+  return fd;
+}
+
 }  // namespace
 
 int run_daemon(const DaemonOptions& options, std::shared_ptr<const Runtime> runtime) {
   const Config& cfg = runtime->config;
-  auto store = Store::open(cfg.store_path, cfg.ticket_prefix);
+  const bool postgres = db::is_postgres_url(cfg.store);
+  int lock_fd = -1;
+  if (!postgres) {
+    auto fd = lock_sqlite_store(cfg.store);
+    if (!fd) {
+      spdlog::critical("{}", fd.error());
+      return 1;
+    }
+    lock_fd = *fd;
+  }
+  auto store = Store::open(cfg.store, cfg.ticket_prefix);
   if (!store) {
     spdlog::critical("{}", store.error());
     return 1;
   }
-  spdlog::info("store {} open (schema version {})", cfg.store_path.string(),
+  spdlog::info("store {} open (schema version {})", postgres ? "PostgreSQL" : cfg.store,
                Store::schema_version_latest());
   StoreThread store_thread(std::move(*store));
+  const std::string instance = instance_name();
 
   asio::io_context ioc(1);
   auto ex = ioc.get_executor();
@@ -76,6 +117,11 @@ int run_daemon(const DaemonOptions& options, std::shared_ptr<const Runtime> runt
   std::vector<std::unique_ptr<Sender>> senders;
   for (const auto& acc : cfg.accounts) {
     SenderOptions sopt{cfg.sender_initial_backoff, cfg.sender_max_backoff, acc.posts_per_hour};
+    sopt.claimant = instance;
+    // A claim covers one batch of posts, each bounded by the request timeout.
+    sopt.claim_lease = std::chrono::duration_cast<std::chrono::milliseconds>(acc.request_timeout *
+                                                                             Sender::kBatch) +
+                       std::chrono::seconds(30);
     if (acc.platform == "x")
       connectors.push_back(std::make_unique<x::XConnector>(ex, acc, tls));
     else
@@ -195,8 +241,8 @@ int run_daemon(const DaemonOptions& options, std::shared_ptr<const Runtime> runt
           for (std::size_t i = 0; same_accounts && i < old.accounts.size(); ++i)
             same_accounts = old.accounts[i].name == now.accounts[i].name &&
                             old.accounts[i].base_url == now.accounts[i].base_url;
-          if (!same_accounts || old.store_path != now.store_path ||
-              old.hook_listen != now.hook_listen || old.hook_port != now.hook_port)
+          if (!same_accounts || old.store != now.store || old.hook_listen != now.hook_listen ||
+              old.hook_port != now.hook_port)
             spdlog::warn("accounts, store or hook address changed: they take effect at restart");
           pipeline.set_runtime(*rt);
           spdlog::info("reloaded ({}) in {:.1f} ms: {} rules, {} departments", why, ms,
@@ -257,6 +303,7 @@ int run_daemon(const DaemonOptions& options, std::shared_ptr<const Runtime> runt
   if (watch) watch->stop();
   reload_thread.join();
   store_thread.stop();
+  if (lock_fd >= 0) ::close(lock_fd);
   spdlog::info("sotongd stopped");
   return exit_code;
 }

@@ -45,6 +45,16 @@ Response error(int status, std::string_view msg) {
   return json_response(status, hook::error_json(msg));
 }
 
+// Seconds a department's system waits before retrying while the store refuses writes: the
+// store thread tries a write every second, so a few seconds covers a short outage.
+constexpr int kStoreRetryAfterSeconds = 5;
+
+Response store_unavailable(std::string_view msg) {
+  Response r = error(503, msg);
+  r.set(http::field::retry_after, std::to_string(kStoreRetryAfterSeconds));
+  return r;
+}
+
 }  // namespace
 
 struct HookServer::Impl {
@@ -69,11 +79,14 @@ struct HookServer::Impl {
       auto store_ok = co_await store.run(std::move(job));
       json::object o;
       const bool connectors_ready = ready();
-      const bool ok = store_ok.ok() && connectors_ready;
+      const bool store_writes = store_ok.ok() && store.healthy();
+      const bool ok = store_writes && connectors_ready;
       o["status"] = ok ? "ok" : "degraded";
-      o["store"] = store_ok.ok() ? "ok" : "failing";
+      o["store"] = store_writes ? "ok" : "failing";
       o["connectors"] = connectors_ready ? "ready" : "starting";
-      co_return json_response(ok ? 200 : 503, json::serialize(o));
+      Response r = json_response(ok ? 200 : 503, json::serialize(o));
+      if (!store_writes) r.set(http::field::retry_after, std::to_string(kStoreRetryAfterSeconds));
+      co_return r;
     }
     auto rt = pipeline.runtime();
     auto token = hook::bearer_token(req[http::field::authorization]);
@@ -84,7 +97,7 @@ struct HookServer::Impl {
     if (route.kind == K::kGetTicket) {
       auto job = [n = route.ticket](Store& s) { return s.ticket(n); };
       auto t = co_await store.run(std::move(job));
-      if (!t) co_return error(503, "store unavailable");
+      if (!t) co_return store_unavailable("store unavailable");
       if (!*t) co_return error(404, "no such ticket");
       if ((*t)->department != *dept)
         co_return error(403, "this ticket belongs to another department");
@@ -95,7 +108,7 @@ struct HookServer::Impl {
       if (!f) co_return error(400, f.error());
       auto job = [filter = *f](Store& s) { return s.list_tickets(filter); };
       auto rows = co_await store.run(std::move(job));
-      if (!rows) co_return error(503, "store unavailable");
+      if (!rows) co_return store_unavailable("store unavailable");
       json::array arr;
       for (const auto& t : *rows) arr.push_back(hook::ticket_json(t));
       json::object o;
@@ -109,6 +122,9 @@ struct HookServer::Impl {
       co_return error(415, "content type must be application/json");
     auto resolution = hook::parse_close_body(req.body());
     if (!resolution) co_return error(400, resolution.error());
+    // A failing store refuses writes whole; saying so at once beats a half-hearted try.
+    if (!store.healthy())
+      co_return store_unavailable("the store is not taking writes; nothing was changed");
     DraftFn followup = [rt, this](const TicketRow& t) {
       return render_reply(*rt, "followup", t, pipeline.fit_for(t.account), now_ms());
     };
@@ -119,7 +135,7 @@ struct HookServer::Impl {
     auto r = co_await store.run(std::move(job));
     if (!r) {
       spdlog::error("ticket={} close failed: {}", route.ticket, r.error());
-      co_return error(503, "store unavailable; nothing was changed");
+      co_return store_unavailable("store unavailable; nothing was changed");
     }
     switch (r->kind) {
       case CloseOutcome::Kind::kNotFound:

@@ -278,6 +278,8 @@ FitFn Pipeline::fit_for(const std::string& account) const {
 boost::asio::awaitable<bool> Pipeline::deliver(const std::vector<Mention>& mentions) {
   // One Runtime for the whole batch: a reload between two mentions never mixes old and new.
   auto rt = runtime_;
+  // Not even trying while the store refuses writes: the connector reads again later.
+  if (!store_.healthy()) co_return false;
   std::set<std::string> queued_accounts;
   for (const auto& m : mentions) {
     const int64_t now = now_ms();

@@ -87,6 +87,7 @@ class Pipeline : public MentionSink {
   boost::asio::awaitable<bool> deliver(const std::vector<Mention>& mentions) override;
   boost::asio::awaitable<bool> save_cursor(const std::string& platform, const std::string& account,
                                            const std::string& cursor) override;
+  bool accepting() const override { return store_.healthy(); }
   boost::asio::awaitable<CursorLoad> load_cursor(const std::string& platform,
                                                  const std::string& account) override;
 

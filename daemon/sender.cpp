@@ -14,8 +14,8 @@ namespace sotong {
 namespace asio = boost::asio;
 
 namespace {
-// Rows fetched per store round trip; small so urgent rows queued meanwhile are seen soon.
-constexpr int kBatch = 16;
+// How often a sender looks again while the store refuses writes.
+constexpr std::chrono::milliseconds kStoreRecheck{1000};
 constexpr int64_t kHourMs = 3600 * 1000;  // the posting budget's window
 // When nothing is due, look again at least this often (a row may be added by another path).
 constexpr std::chrono::milliseconds kIdleRecheck{5000};
@@ -85,7 +85,15 @@ asio::awaitable<void> Sender::run() {
   std::uniform_real_distribution<double> jitter(0.5, 1.5);
   const std::string account = connector_.account();
   while (!stopping_) {
-    auto read_due = [account](Store& s) { return s.due_outbox(account, now_ms(), kBatch); };
+    // Nothing is posted that could not be recorded as posted.
+    if (!store_.healthy()) {
+      co_await wait(kStoreRecheck);
+      continue;
+    }
+    auto read_due = [account, claimant = options_.claimant,
+                     lease = options_.claim_lease.count()](Store& s) {
+      return s.claim_due(account, claimant, now_ms(), lease, kBatch);
+    };
     auto due = co_await store_.run(std::move(read_due));
     if (!due) {
       spdlog::error("account={} outbox read failed: {}", account, due.error());
@@ -128,7 +136,15 @@ asio::awaitable<void> Sender::run() {
           return st.mark_sent(id, pid, now_ms());
         };
         sent_at_ms_.push_back(now);
-        auto s = co_await store_.run(std::move(record_sent));
+        auto s = co_await store_.run(record_sent);
+        // Posted but not recorded: keep trying to record it rather than post it again. A stop
+        // in between leaves it pending, and the platform's duplicate guards answer the retry.
+        while (!s && !stopping_) {
+          spdlog::error("ticket={} outbox={} posted as {} but not recorded yet: {}",
+                        row.ticket_number, row.id, out.post_id, s.error());
+          co_await wait(kStoreRecheck);
+          s = co_await store_.run(record_sent);
+        }
         if (!s)
           spdlog::error("ticket={} outbox={} posted as {} but not recorded: {}", row.ticket_number,
                         row.id, out.post_id, s.error());

@@ -12,6 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <deque>
+#include <string>
 
 #include "connectors/connector.hpp"
 #include "daemon/store_thread.hpp"
@@ -22,6 +23,11 @@ struct SenderOptions {
   std::chrono::milliseconds initial_backoff{500};
   std::chrono::milliseconds max_backoff{300000};
   int posts_per_hour = 0;  // the account's budget below the platform's limit; 0: none
+  // This instance's name on the rows it takes (several instances on one PostgreSQL store),
+  // and how long its claim holds before another instance may take a row over: longer than a
+  // post's timeout, so a live sender's post is never raced.
+  std::string claimant = "sotongd";
+  std::chrono::milliseconds claim_lease{120000};
 };
 
 class Sender {
@@ -33,6 +39,9 @@ class Sender {
   void wake();
   void stop();
   bool running() const { return running_; }
+
+  // Rows taken from the outbox at a time; small so urgent rows queued meanwhile are seen soon.
+  static constexpr int kBatch = 16;
 
   // The wait before attempt number `attempts` + 1 (without jitter).
   static std::chrono::milliseconds backoff(const SenderOptions& o, int attempts);

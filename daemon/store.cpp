@@ -406,7 +406,7 @@ int Store::schema_version_latest() {
 }
 
 bool Store::is_postgres_url(std::string_view location) {
-  return location.rfind("postgresql://", 0) == 0 || location.rfind("postgres://", 0) == 0;
+  return db::is_postgres_url(location);
 }
 
 Result<std::unique_ptr<Store>> Store::open(const std::string& location, std::string ticket_prefix,

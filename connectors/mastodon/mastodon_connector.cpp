@@ -481,6 +481,10 @@ asio::awaitable<void> MastodonConnector::run(MentionSink& sink) {
   }
   backoff = kMinBackoff;
   while (!stopping_) {
+    if (!sink.accepting()) {
+      co_await sleep(std::chrono::duration_cast<std::chrono::milliseconds>(config_.poll_interval));
+      continue;
+    }
     bool ok = co_await catch_up(sink);
     if (ok) ready_ = true;
     if (stopping_) break;

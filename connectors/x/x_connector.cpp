@@ -336,6 +336,10 @@ asio::awaitable<void> XConnector::run(MentionSink& sink) {
                budget_interval);
   backoff = kMinBackoff;
   while (!stopping_) {
+    if (!sink.accepting()) {
+      co_await sleep(interval);
+      continue;
+    }
     bool ok = co_await poll(sink);
     if (ok) ready_ = true;
     if (stopping_) break;

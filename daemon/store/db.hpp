@@ -96,6 +96,11 @@ class Connection {
   virtual Fault take_environmental_fault() = 0;
 };
 
+// Whether a store location is a PostgreSQL URL rather than an SQLite file's path.
+inline bool is_postgres_url(std::string_view location) {
+  return location.rfind("postgresql://", 0) == 0 || location.rfind("postgres://", 0) == 0;
+}
+
 // SQLite: WAL, synchronous=FULL, foreign keys, busy timeout; quick_check at open.
 Result<std::unique_ptr<Connection>> open_sqlite(const std::string& path);
 // PostgreSQL from a libpq URL ("postgresql://user@host/db?..."). Reconnects when the server

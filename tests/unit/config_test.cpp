@@ -34,7 +34,7 @@ TEST(Config, GoodFileLoadsWithPathsRelativeToIt) {
   ASSERT_TRUE(c.ok()) << c.error();
   EXPECT_EQ(c->accounts.at(0).token, "secret-token");
   EXPECT_EQ(c->accounts.at(0).base_url, "https://mastodon.example");
-  EXPECT_EQ(c->store_path, d.path() / "state/sotong.db");
+  EXPECT_EQ(c->store, (d.path() / "state/sotong.db").string());
   EXPECT_EQ(c->department_name("roads", "en"), "Roads");
   EXPECT_EQ(c->department_name("roads", "ja"), "도로과");
 }

@@ -1,12 +1,14 @@
 // sotongd: the command line. Everything else is in the sotong library.
 #include <fmt/format.h>
 
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <string>
 
 #include "daemon/daemon.hpp"
 #include "daemon/explain.hpp"
+#include "daemon/store/db.hpp"
 #include "daemon/util/clock.hpp"
 #include "daemon/util/log.hpp"
 
@@ -17,6 +19,7 @@ constexpr const char* kUsage =
     "       sotongd --config PATH --check-config\n"
     "       sotongd --config PATH --explain TEXT [--lang L] [--author NAME]\n"
     "               [--platform P] [--account NAME] [--visibility V] [--at TIME]\n"
+    "       sotongd --config PATH --backup FILE\n"
     "       sotongd --version | --help\n"
     "\n"
     "  --config PATH          the configuration file (YAML)\n"
@@ -31,6 +34,8 @@ constexpr const char* kUsage =
     "    --account NAME       one of the configured accounts\n"
     "    --visibility V       public, unlisted, private or direct (default: public)\n"
     "    --at TIME            \"YYYY-MM-DD HH:MM\" in the desk's time zone (default: now)\n"
+    "  --backup FILE          copy the SQLite store to FILE while sotongd runs (one consistent\n"
+    "                         moment; written beside FILE, checked, then renamed over it)\n"
     "  --hook-port-file PATH  write the department hook's bound port to PATH (for port 0)\n"
     "\n"
     "Signals: SIGTERM/SIGINT stop gracefully; SIGHUP reloads rules, templates, holidays and\n"
@@ -87,9 +92,13 @@ void print_summary(const std::string& path, const sotong::Runtime& rt) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Past a file size limit (systemd's LimitFSIZE=) a write should fail like a full disk, which
+  // the store handles, rather than kill the daemon.
+  std::signal(SIGXFSZ, SIG_IGN);
   sotong::DaemonOptions opts;
   bool check = false;
   bool explain = false;
+  std::string backup_to;
   sotong::ExplainInput ex;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -101,6 +110,8 @@ int main(int argc, char** argv) {
       opts.config_path = value("--config");
     else if (a == "--hook-port-file")
       opts.hook_port_file = value("--hook-port-file");
+    else if (a == "--backup")
+      backup_to = value("--backup");
     else if (a == "--check-config")
       check = true;
     else if (a == "--explain") {
@@ -130,6 +141,27 @@ int main(int argc, char** argv) {
   }
   if (opts.config_path.empty()) usage_error("--config is required");
   if (check && explain) usage_error("--check-config and --explain do not go together");
+  if (!backup_to.empty()) {
+    // Only the configuration: a backup must work while the rules are being edited.
+    auto cfg = sotong::load_config(opts.config_path);
+    if (!cfg) {
+      std::fprintf(stderr, "%s\n", cfg.error().c_str());
+      return 1;
+    }
+    if (sotong::db::is_postgres_url(cfg->store)) {
+      std::fprintf(stderr,
+                   "sotongd: the store is PostgreSQL: back it up with pg_dump or the server's "
+                   "own backups\n");
+      return 1;
+    }
+    auto line = sotong::db::backup_sqlite(cfg->store, backup_to);
+    if (!line) {
+      std::fprintf(stderr, "sotongd: %s\n", line.error().c_str());
+      return 1;
+    }
+    std::printf("%s\n", line->c_str());
+    return 0;
+  }
   auto rt = sotong::load_runtime(opts.config_path);
   if (!rt) {
     // One error per line, file:line:column first, as compilers print them.

@@ -103,6 +103,10 @@ inline bool is_postgres_url(std::string_view location) {
 
 // SQLite: WAL, synchronous=FULL, foreign keys, busy timeout; quick_check at open.
 Result<std::unique_ptr<Connection>> open_sqlite(const std::string& path);
+// An online copy of a running store's SQLite file, consistent as of one moment: read in one
+// pass while the daemon goes on writing (WAL), written to DEST.partial, checked, synced, then
+// renamed over DEST. Returns a line for the admin (pages and tickets copied).
+Result<std::string> backup_sqlite(const std::string& source, const std::string& dest);
 // PostgreSQL from a libpq URL ("postgresql://user@host/db?..."). Reconnects when the server
 // went away, at the next begin() or statement outside a transaction.
 Result<std::unique_ptr<Connection>> open_postgres(const std::string& url);

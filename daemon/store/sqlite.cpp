@@ -1,7 +1,13 @@
 // The SQLite Connection: the embedded default. WAL with synchronous=FULL, so a committed
 // ticket survives a power cut before its reply is posted.
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <string>
 
 #include "daemon/store/db.hpp"
@@ -215,6 +221,72 @@ Result<std::unique_ptr<Connection>> open_sqlite(const std::string& path) {
                  "); restore it from a backup (sotongd --backup makes one)"};
   if (!check->ok()) return Error{path + ": " + check->error()};
   return std::unique_ptr<Connection>(std::move(conn));
+}
+
+namespace {
+
+// Closes a raw connection on scope exit (the backup uses two beside the Connection class).
+struct RawDb {
+  sqlite3* db = nullptr;
+  ~RawDb() { sqlite3_close_v2(db); }
+};
+
+Status sync_path(const std::string& path, bool directory) {
+  const int fd = ::open(path.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDWR) | O_CLOEXEC);
+  if (fd < 0) return Error{"cannot open " + path + " to sync it: " + std::strerror(errno)};
+  const int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) return Error{"cannot sync " + path + ": " + std::strerror(errno)};
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::string> backup_sqlite(const std::string& source, const std::string& dest) {
+  if (source == dest) return Error{"the backup must not overwrite the store itself"};
+  RawDb src;
+  if (sqlite3_open_v2(source.c_str(), &src.db, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK)
+    return Error{"cannot open store " + source + ": " + sqlite3_errmsg(src.db)};
+  sqlite3_busy_timeout(src.db, kBusyTimeoutMs);
+  const std::string partial = dest + ".partial";
+  std::remove(partial.c_str());
+  RawDb dst;
+  if (sqlite3_open_v2(partial.c_str(), &dst.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                      nullptr) != SQLITE_OK)
+    return Error{"cannot create " + partial + ": " + sqlite3_errmsg(dst.db)};
+  sqlite3_backup* b = sqlite3_backup_init(dst.db, "main", src.db, "main");
+  if (!b) return Error{"cannot start the backup: " + std::string(sqlite3_errmsg(dst.db))};
+  // One step holds one read snapshot: the daemon's writes go on into the WAL meanwhile, and
+  // the copy is the store as of the moment the step began.
+  int rc = sqlite3_backup_step(b, -1);
+  const int pages = sqlite3_backup_pagecount(b);
+  sqlite3_backup_finish(b);
+  if (rc != SQLITE_DONE) {
+    std::remove(partial.c_str());
+    return Error{"backup failed: " + std::string(sqlite3_errstr(rc))};
+  }
+  // A single self-contained file, checked before it replaces anything.
+  std::string check;
+  {
+    SqliteConnection copy(dst.db);
+    dst.db = nullptr;  // owned by `copy` now
+    if (auto s = copy.exec("PRAGMA journal_mode=DELETE"); !s)
+      return Error{partial + ": " + s.error()};
+    auto q = copy.prepare("PRAGMA quick_check");
+    if (!q->step() || q->text(0) != "ok") {
+      std::remove(partial.c_str());
+      return Error{"the copy failed its check: " + (q->ok() ? q->text(0) : q->error())};
+    }
+    auto n = copy.prepare("SELECT count(*) FROM tickets");
+    check = n->step() ? std::to_string(n->i64(0)) + " tickets" : "no tickets table";
+  }
+  if (auto s = sync_path(partial, false); !s) return Error{s.error()};
+  if (std::rename(partial.c_str(), dest.c_str()) != 0)
+    return Error{"cannot rename " + partial + " to " + dest + ": " + std::strerror(errno)};
+  auto dir = std::filesystem::path(dest).parent_path();
+  if (auto s = sync_path(dir.empty() ? "." : dir.string(), true); !s) return Error{s.error()};
+  return "backup of " + source + " written to " + dest + ": " + std::to_string(pages) + " pages, " +
+         check;
 }
 
 }  // namespace sotong::db

@@ -321,12 +321,12 @@ int platform_posts_per_hour(const AccountConfig& a) {
 Result<Config> parse(const Ctx& c, const YAML::Node& root, const fs::path& base) {
   Config cfg;
   Errors e;
-  if (!e.ok(check_keys(
-          c, root,
-          {"ticket_prefix", "store", "rules_dir", "templates_dir", "holidays_dir",
-           "fallback_language", "log_level", "hook", "sender", "accounts", "departments",
-           "time_zone", "business_hours", "status_url", "limits", "threads", "watch_files"},
-          "the configuration")))
+  if (!e.ok(check_keys(c, root,
+                       {"ticket_prefix", "store", "rules_dir", "templates_dir", "holidays_dir",
+                        "fallback_language", "log_level", "hook", "sender", "accounts",
+                        "departments", "time_zone", "business_hours", "status_url", "limits",
+                        "threads", "watch_files", "store_retry_seconds"},
+                       "the configuration")))
     return Error{e.list.front()};
   if (root["ticket_prefix"]) {
     auto p = scalar(c, root["ticket_prefix"], "ticket_prefix");
@@ -416,6 +416,10 @@ Result<Config> parse(const Ctx& c, const YAML::Node& root, const fs::path& base)
       auto v = integer(c, hook["max_body_bytes"], "max_body_bytes", 1024, 1 << 20);
       if (e.ok(v)) cfg.hook_max_body_bytes = static_cast<std::size_t>(*v);
     }
+  }
+  if (root["store_retry_seconds"]) {
+    auto v = integer(c, root["store_retry_seconds"], "store_retry_seconds", 1, 300);
+    if (e.ok(v)) cfg.store_retry_seconds = static_cast<int>(*v);
   }
   if (const auto sender = root["sender"];
       sender && e.ok(check_keys(c, sender, {"initial_backoff_ms", "max_backoff_ms"}, "sender"))) {

@@ -58,6 +58,9 @@ struct Config {
   // An SQLite file (relative to the config's folder) or a "postgresql://" URL. A password
   // belongs in a passfile (libpq's passfile= or PGPASSFILE), not here.
   std::string store = "sotong.db";
+  // While the store refuses writes (disk full, read-only, server gone): how often a write is
+  // tried again, and the least Retry-After the hook gives.
+  int store_retry_seconds = 1;
   std::filesystem::path rules_dir = "rules";
   std::filesystem::path templates_dir = "templates";
   std::filesystem::path holidays_dir;  // empty: no public holidays

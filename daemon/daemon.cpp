@@ -105,7 +105,8 @@ int run_daemon(const DaemonOptions& options, std::shared_ptr<const Runtime> runt
   }
   spdlog::info("store {} open (schema version {})", postgres ? "PostgreSQL" : cfg.store,
                Store::schema_version_latest());
-  StoreThread store_thread(std::move(*store));
+  StoreThread store_thread(std::move(*store),
+                           StoreThreadOptions{64, std::chrono::seconds(cfg.store_retry_seconds)});
   const std::string instance = instance_name();
 
   asio::io_context ioc(1);

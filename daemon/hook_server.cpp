@@ -45,13 +45,15 @@ Response error(int status, std::string_view msg) {
   return json_response(status, hook::error_json(msg));
 }
 
-// Seconds a department's system waits before retrying while the store refuses writes: the
-// store thread tries a write every second, so a few seconds covers a short outage.
-constexpr int kStoreRetryAfterSeconds = 5;
+// Seconds a department's system waits before retrying while the store refuses writes: a few
+// of the store thread's tries, so a short outage is over by then.
+std::string retry_after(const Config& cfg) {
+  return std::to_string(std::max(5, cfg.store_retry_seconds));
+}
 
-Response store_unavailable(std::string_view msg) {
+Response store_unavailable(const Config& cfg, std::string_view msg) {
   Response r = error(503, msg);
-  r.set(http::field::retry_after, std::to_string(kStoreRetryAfterSeconds));
+  r.set(http::field::retry_after, retry_after(cfg));
   return r;
 }
 
@@ -85,7 +87,7 @@ struct HookServer::Impl {
       o["store"] = store_writes ? "ok" : "failing";
       o["connectors"] = connectors_ready ? "ready" : "starting";
       Response r = json_response(ok ? 200 : 503, json::serialize(o));
-      if (!store_writes) r.set(http::field::retry_after, std::to_string(kStoreRetryAfterSeconds));
+      if (!store_writes) r.set(http::field::retry_after, retry_after(pipeline.runtime()->config));
       co_return r;
     }
     auto rt = pipeline.runtime();
@@ -97,7 +99,7 @@ struct HookServer::Impl {
     if (route.kind == K::kGetTicket) {
       auto job = [n = route.ticket](Store& s) { return s.ticket(n); };
       auto t = co_await store.run(std::move(job));
-      if (!t) co_return store_unavailable("store unavailable");
+      if (!t) co_return store_unavailable(rt->config, "store unavailable");
       if (!*t) co_return error(404, "no such ticket");
       if ((*t)->department != *dept)
         co_return error(403, "this ticket belongs to another department");
@@ -108,7 +110,7 @@ struct HookServer::Impl {
       if (!f) co_return error(400, f.error());
       auto job = [filter = *f](Store& s) { return s.list_tickets(filter); };
       auto rows = co_await store.run(std::move(job));
-      if (!rows) co_return store_unavailable("store unavailable");
+      if (!rows) co_return store_unavailable(rt->config, "store unavailable");
       json::array arr;
       for (const auto& t : *rows) arr.push_back(hook::ticket_json(t));
       json::object o;
@@ -124,7 +126,8 @@ struct HookServer::Impl {
     if (!resolution) co_return error(400, resolution.error());
     // A failing store refuses writes whole; saying so at once beats a half-hearted try.
     if (!store.healthy())
-      co_return store_unavailable("the store is not taking writes; nothing was changed");
+      co_return store_unavailable(rt->config,
+                                  "the store is not taking writes; nothing was changed");
     DraftFn followup = [rt, this](const TicketRow& t) {
       return render_reply(*rt, "followup", t, pipeline.fit_for(t.account), now_ms());
     };
@@ -135,7 +138,7 @@ struct HookServer::Impl {
     auto r = co_await store.run(std::move(job));
     if (!r) {
       spdlog::error("ticket={} close failed: {}", route.ticket, r.error());
-      co_return store_unavailable("store unavailable; nothing was changed");
+      co_return store_unavailable(rt->config, "store unavailable; nothing was changed");
     }
     switch (r->kind) {
       case CloseOutcome::Kind::kNotFound:

@@ -250,7 +250,7 @@ void Fixture::write_config(const DaemonSettings& s) {
   std::ofstream(dir() / "mastodon.token") << kSandboxToken << "\n";
   std::ostringstream y;
   y << "ticket_prefix: SP\n"
-    << "store: " << (dir() / "sotong.db").string() << "\n"
+    << "store: " << (s.store.empty() ? (dir() / "sotong.db").string() : s.store) << "\n"
     << "rules_dir: "
     << (s.rules_dir.empty() ? std::string(SOTONG_SOURCE_DIR) + "/rules" : s.rules_dir) << "\n"
     << "templates_dir: "

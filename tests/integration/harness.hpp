@@ -57,6 +57,7 @@ struct DaemonSettings {
   int poll_interval_seconds = 1;
   int request_timeout_seconds = 2;
   std::string extra_yaml;           // appended to the config
+  std::string store;                // an SQLite path or postgresql:// URL; default: in dir()
   std::string rules_dir;            // default: the shipped rules/
   std::string templates_dir;        // default: the shipped templates/
   bool mastodon = true;             // a Mastodon account "songpa" (ticket prefix SP)

@@ -456,5 +456,30 @@ TEST(StoreMigration, VersionTwoStoreLearnsItsThreads) {
   }
 }
 
+TEST(StoreMigration, VersionThreeStoreKeepsItsOutboxAndDrainsIt) {
+  TempDir dir;
+  const auto path = dir.path() / "v3.db";
+  {
+    auto v3 = Store::open(path, "SP", 3);
+    ASSERT_TRUE(v3.ok()) << v3.error();
+    auto r = (*v3)->ingest(sample("300"), roads(Priority::kUrgent), ack(), 1'790'000'000'000);
+    ASSERT_TRUE(r.ok()) << r.error();
+    EXPECT_EQ((*v3)->schema_version().value(), 3);
+  }
+  auto latest = Store::open(path, "SP");
+  ASSERT_TRUE(latest.ok()) << latest.error();
+  EXPECT_EQ((*latest)->schema_version().value(), Store::schema_version_latest());
+  // The acknowledgement queued before the upgrade is still due, and claimable.
+  auto due = (*latest)->claim_due("songpa", "host:1", 1'790'000'000'001, 60'000, 10);
+  ASSERT_TRUE(due.ok()) << due.error();
+  ASSERT_EQ(due->size(), 1u);
+  EXPECT_EQ((*due)[0].priority, Priority::kUrgent);
+  ASSERT_TRUE((*latest)->mark_sent((*due)[0].id, "901", 1'790'000'000'002).ok());
+  EXPECT_TRUE((*latest)->probe_write(1'790'000'000'003).ok());
+  auto counts = (*latest)->counts();
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ(counts->outbox_pending, 0);
+}
+
 }  // namespace
 }  // namespace sotong

@@ -21,18 +21,23 @@ const char* to_string(Fault f) {
     case Fault::kOther:
       return "other";
   }
-  return "other";
+  return "unknown";
 }
 
 bool is_environmental(Fault f) {
-  return f == Fault::kFull || f == Fault::kReadOnly || f == Fault::kIo || f == Fault::kUnavailable;
+  switch (f) {
+    case Fault::kFull:
+    case Fault::kReadOnly:
+    case Fault::kIo:
+    case Fault::kUnavailable:
+      return true;
+    case Fault::kNone:
+    case Fault::kBusy:
+    case Fault::kConstraint:
+    case Fault::kOther:
+      return false;
+  }
+  return false;
 }
 
-}  // namespace sotong::db
-
-// Until the libpq connection lands.
-namespace sotong::db {
-Result<std::unique_ptr<Connection>> open_postgres(const std::string&) {
-  return Error{"this sotongd was built without PostgreSQL"};
-}
 }  // namespace sotong::db

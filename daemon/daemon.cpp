@@ -20,6 +20,7 @@
 #include "connectors/mastodon/mastodon_connector.hpp"
 #include "connectors/x/x_connector.hpp"
 #include "daemon/hook_server.hpp"
+#include "daemon/leadership.hpp"
 #include "daemon/sender.hpp"
 #include "daemon/util/file_watch.hpp"
 #include "daemon/util/log.hpp"
@@ -114,30 +115,52 @@ int run_daemon(const DaemonOptions& options, std::shared_ptr<const Runtime> runt
   auto tls = make_client_tls_context();
   Pipeline pipeline(store_thread, runtime);
 
-  std::vector<std::unique_ptr<Connector>> connectors;
-  std::vector<std::unique_ptr<Sender>> senders;
+  // One desk per account: its connector and sender for the current term of leadership. On
+  // SQLite this instance leads every account from the start; on PostgreSQL, Leadership says
+  // which ones (a connector stays built either way: the hook's replies are fitted by it).
+  struct Desk {
+    const AccountConfig* config = nullptr;
+    SenderOptions sender_options;
+    std::unique_ptr<Connector> connector;
+    std::unique_ptr<Sender> sender;
+    bool leading = false;
+    bool ran = false;  // a term has run: the next one needs fresh objects
+    std::vector<std::unique_ptr<Connector>> retired_connectors;  // until their tasks end
+    std::vector<std::unique_ptr<Sender>> retired_senders;
+  };
+  auto make_connector = [&](const AccountConfig& acc) -> std::unique_ptr<Connector> {
+    if (acc.platform == "x") return std::make_unique<x::XConnector>(ex, acc, tls);
+    return std::make_unique<mastodon::MastodonConnector>(ex, acc, tls);
+  };
+  std::vector<Desk> desks;
+  desks.reserve(cfg.accounts.size());
   for (const auto& acc : cfg.accounts) {
-    SenderOptions sopt{cfg.sender_initial_backoff, cfg.sender_max_backoff, acc.posts_per_hour};
-    sopt.claimant = instance;
+    Desk d;
+    d.config = &acc;
+    d.sender_options = {cfg.sender_initial_backoff, cfg.sender_max_backoff, acc.posts_per_hour};
+    d.sender_options.claimant = instance;
     // A claim covers one batch of posts, each bounded by the request timeout.
-    sopt.claim_lease = std::chrono::duration_cast<std::chrono::milliseconds>(acc.request_timeout *
-                                                                             Sender::kBatch) +
-                       std::chrono::seconds(30);
-    if (acc.platform == "x")
-      connectors.push_back(std::make_unique<x::XConnector>(ex, acc, tls));
-    else
-      connectors.push_back(std::make_unique<mastodon::MastodonConnector>(ex, acc, tls));
-    pipeline.add_connector(connectors.back().get());
-    senders.push_back(std::make_unique<Sender>(ex, store_thread, *connectors.back(), sopt));
+    d.sender_options.claim_lease = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       acc.request_timeout * Sender::kBatch) +
+                                   std::chrono::seconds(30);
+    d.connector = make_connector(acc);
+    d.sender = std::make_unique<Sender>(ex, store_thread, *d.connector, d.sender_options);
+    pipeline.add_connector(d.connector.get());
+    desks.push_back(std::move(d));
   }
+  auto desk_for = [&](const std::string& account) -> Desk* {
+    for (auto& d : desks)
+      if (d.config->name == account) return &d;
+    return nullptr;
+  };
   pipeline.on_queued([&](const std::string& account) {
-    for (std::size_t i = 0; i < connectors.size(); ++i)
-      if (connectors[i]->account() == account) senders[i]->wake();
+    if (Desk* d = desk_for(account); d && d->leading) d->sender->wake();
   });
 
   HookServer hook(ex, store_thread, pipeline, [&] {
-    for (const auto& c : connectors)
-      if (!c->ready()) return false;
+    // Accounts another instance leads are fine here: this one stands by for them.
+    for (const auto& d : desks)
+      if (d.leading && !d.connector->ready()) return false;
     return true;
   });
   auto port = hook.listen(cfg.hook_listen, cfg.hook_port);
@@ -170,14 +193,50 @@ int run_daemon(const DaemonOptions& options, std::shared_ptr<const Runtime> runt
       }
     };
   };
-  for (std::size_t i = 0; i < connectors.size(); ++i) {
-    asio::co_spawn(ex, connectors[i]->run(pipeline),
-                   track("connector " + connectors[i]->account()));
-    asio::co_spawn(ex, senders[i]->run(), track("sender " + connectors[i]->account()));
+  bool stopping = false;
+  auto lead = [&](Desk& d) {
+    if (d.leading || stopping) return;
+    if (d.ran) {
+      d.retired_connectors.push_back(std::move(d.connector));
+      d.retired_senders.push_back(std::move(d.sender));
+      d.connector = make_connector(*d.config);
+      d.sender = std::make_unique<Sender>(ex, store_thread, *d.connector, d.sender_options);
+      pipeline.add_connector(d.connector.get());
+    }
+    d.ran = true;
+    d.leading = true;
+    asio::co_spawn(ex, d.connector->run(pipeline), track("connector " + d.config->name));
+    asio::co_spawn(ex, d.sender->run(), track("sender " + d.config->name));
+  };
+  auto step_down = [&](Desk& d) {
+    if (!d.leading) return;
+    d.leading = false;
+    // The post in flight finishes; its claim keeps the next leader off that row meanwhile.
+    d.connector->stop();
+    d.sender->stop();
+  };
+  std::unique_ptr<Leadership> leadership;
+  if (postgres) {
+    std::vector<std::string> names;
+    for (const auto& acc : cfg.accounts) names.push_back(acc.name);
+    leadership = std::make_unique<Leadership>(
+        Leadership::Options{cfg.store, names, std::chrono::milliseconds(1000)},
+        [&](const std::string& account, bool leading) {
+          asio::post(ex, [&, account, leading] {
+            if (Desk* d = desk_for(account)) leading ? lead(*d) : step_down(*d);
+          });
+        },
+        [&](const std::string& account) {
+          asio::post(ex, [&, account] {
+            if (Desk* d = desk_for(account); d && d->leading) d->sender->wake();
+          });
+        });
+    leadership->start();
+  } else {
+    for (auto& d : desks) lead(d);
   }
   asio::co_spawn(ex, hook.run(), track("hook"));
 
-  bool stopping = false;
   asio::steady_timer stop_timer(ex);
   std::function<void()> wait_for_tasks = [&] {
     if (running_tasks == 0) {
@@ -200,8 +259,9 @@ int run_daemon(const DaemonOptions& options, std::shared_ptr<const Runtime> runt
     spdlog::info("stopping ({}): finishing posts in flight", why);
     if (watch) watch->stop();
     sd_notify(0, "STOPPING=1");
-    for (auto& c : connectors) c->stop();
-    for (auto& s : senders) s->stop();
+    // Free the locks first: another instance takes over while this one finishes.
+    if (leadership) leadership->stop();
+    for (auto& d : desks) step_down(d);
     hook.stop();
     deadline.expires_after(stop_deadline);
     deadline.async_wait([&](boost::system::error_code ec) {
@@ -298,9 +358,10 @@ int run_daemon(const DaemonOptions& options, std::shared_ptr<const Runtime> runt
   wait_signal();
 
   sd_notify(0, "READY=1\nSTATUS=reading mentions");
-  spdlog::info("sotongd ready: {} account(s), {} department(s)", connectors.size(),
+  spdlog::info("sotongd ready: {} account(s), {} department(s)", desks.size(),
                cfg.departments.size());
   ioc.run();
+  if (leadership) leadership->stop();
   if (watch) watch->stop();
   reload_thread.join();
   store_thread.stop();

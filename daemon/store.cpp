@@ -474,7 +474,8 @@ Result<std::string> Store::next_ticket_number(int64_t now_ms, const std::string&
   const std::string& shown = prefix.empty() ? prefix_ : prefix;
   Stmt up(*db_,
           "INSERT INTO ticket_sequence_by_prefix (prefix, year, last) VALUES (?1, ?2, 1) "
-          "ON CONFLICT (prefix, year) DO UPDATE SET last = last + 1 RETURNING last");
+          "ON CONFLICT (prefix, year) DO UPDATE SET last = ticket_sequence_by_prefix.last + 1 "
+          "RETURNING last");
   up.bind(1, shown == prefix_ ? std::string() : shown).bind(2, year);
   if (!up.step()) return Error{"ticket sequence: " + up.error()};
   int64_t n = up.i64(0);
@@ -503,7 +504,15 @@ Result<int64_t> Store::queue_reply(const TicketRow& t, const std::string& kind, 
   s.bind(6, d.text).bind(7, static_cast<int>(reply_visibility(t.visibility))).bind(8, d.language);
   s.bind(9, static_cast<int>(t.priority)).bind(10, key).bind(11, now_ms);
   if (!s.step()) return Error{"queue reply: " + s.error()};
-  return s.i64(0);
+  const int64_t id = s.i64(0);
+  s.run().ok();
+  if (db_->dialect() == db::Dialect::kPostgres) {
+    // Delivered at commit: the instance leading the account wakes its sender.
+    Stmt n(*db_, "SELECT pg_notify('sotong_outbox', ?1)");
+    n.bind(1, t.account);
+    if (auto st = n.run(); !st) return Error{"queue reply: " + st.error()};
+  }
+  return id;
 }
 
 Result<IngestOutcome> Store::ingest(const Mention& m, const Decision& d, const DraftFn& ack,
@@ -726,8 +735,9 @@ Status Store::set_cursor(const std::string& platform, const std::string& account
   Stmt s(*db_,
          "INSERT INTO cursors (platform, account, cursor, updated_at) VALUES (?1, ?2, ?3, ?4) "
          "ON CONFLICT (platform, account) DO UPDATE SET cursor = excluded.cursor, "
-         "updated_at = excluded.updated_at WHERE length(excluded.cursor) > length(cursor) OR "
-         "(length(excluded.cursor) = length(cursor) AND excluded.cursor > cursor)");
+         "updated_at = excluded.updated_at WHERE length(excluded.cursor) > length(cursors.cursor) "
+         "OR (length(excluded.cursor) = length(cursors.cursor) AND excluded.cursor > "
+         "cursors.cursor)");
   s.bind(1, platform).bind(2, account).bind(3, cursor).bind(4, now_ms);
   return s.run();
 }

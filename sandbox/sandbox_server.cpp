@@ -671,7 +671,7 @@ SandboxServer::Impl::Outcome SandboxServer::Impl::handle_x(const Request& req,
                 req[http::field::authorization],
                 req[http::field::content_type],
                 req.body()};
-  auto fault = state_.take_fault(path);
+  auto fault = state_.take_fault(req.method_string(), path);
   if (fault == FaultKind::kLostAnswer) {
     x_api_.handle(xreq);
     return {Response{}, Outcome::Action::kReset};
@@ -690,7 +690,7 @@ SandboxServer::Impl::Outcome SandboxServer::Impl::handle_api(const Request& req,
                                                              std::string_view raw_query) {
   state_.count_api_request();
   // Faults come before anything else so a failed request leaves no trace in the state.
-  auto fault = state_.take_fault(path);
+  auto fault = state_.take_fault(req.method_string(), path);
   if (fault == FaultKind::kLostAnswer) {
     auto query = parse_params(raw_query);
     if (query) route_api(req, path, *query);

@@ -456,9 +456,12 @@ Status SandboxState::add_fault(FaultKind kind, int64_t count, std::string path_p
   return Status::Ok();
 }
 
-std::optional<FaultKind> SandboxState::take_fault(std::string_view path) {
+std::optional<FaultKind> SandboxState::take_fault(std::string_view method, std::string_view path) {
+  const std::string with_method = std::string(method) + " " + std::string(path);
   for (auto it = faults_.begin(); it != faults_.end(); ++it) {
-    if (!path.starts_with(it->path_prefix)) continue;
+    if (!path.starts_with(it->path_prefix) &&
+        !std::string_view(with_method).starts_with(it->path_prefix))
+      continue;
     FaultKind kind = it->kind;
     if (--it->remaining == 0) faults_.erase(it);
     return kind;

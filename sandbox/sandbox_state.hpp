@@ -185,7 +185,8 @@ class SandboxState {
 
   // Fault queue: the next `count` /api/ requests whose path starts with `path_prefix` fail.
   Status add_fault(FaultKind kind, int64_t count, std::string path_prefix);
-  std::optional<FaultKind> take_fault(std::string_view path);
+  // `path_prefix` matches the path ("/api/v1/statuses") or method and path ("POST /api/...").
+  std::optional<FaultKind> take_fault(std::string_view method, std::string_view path);
   void clear_faults() { faults_.clear(); }
   int64_t faults_pending() const;
 

@@ -534,7 +534,9 @@ asio::awaitable<std::optional<std::string>> MastodonConnector::find_in_thread(co
 }
 
 asio::awaitable<PostOutcome> MastodonConnector::post(const Reply& reply) {
-  if (reply.attempts > 0 && !reply.ticket_number.empty() &&
+  // Past the key's lifetime even a first attempt may follow one that a crash (kill -9 during
+  // the post) left unrecorded: look in the thread before posting.
+  if (!reply.ticket_number.empty() &&
       now_ms() - reply.queued_at_ms >=
           std::chrono::duration_cast<std::chrono::milliseconds>(config_.idempotency_window)
               .count()) {

@@ -113,6 +113,11 @@ class PgConnection final : public Connection {
   Status commit() override;
   void rollback() override;
   int depth() const override { return depth_; }
+  bool in_transaction() const override {
+    // In error, the transaction is still open but can only be rolled back.
+    const auto t = conn_ ? PQtransactionStatus(conn_.get()) : PQTRANS_UNKNOWN;
+    return t == PQTRANS_INTRANS || t == PQTRANS_ACTIVE;
+  }
 
   Result<int> schema_version() override;
   Status set_schema_version(int v) override;

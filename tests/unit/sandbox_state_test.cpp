@@ -248,11 +248,17 @@ TEST_F(SandboxStateTest, ZeroRateLimitIsUnlimited) {
 
 TEST_F(SandboxStateTest, FaultsApplyToNextMatchingRequestsOnly) {
   ASSERT_TRUE(state_.add_fault(FaultKind::kUnavailable, 2, "/api/v1/statuses").ok());
-  EXPECT_FALSE(state_.take_fault("/api/v1/notifications"));
-  EXPECT_EQ(state_.take_fault("/api/v1/statuses"), FaultKind::kUnavailable);
+  EXPECT_FALSE(state_.take_fault("GET", "/api/v1/notifications"));
+  EXPECT_EQ(state_.take_fault("POST", "/api/v1/statuses"), FaultKind::kUnavailable);
   EXPECT_EQ(state_.faults_pending(), 1);
-  EXPECT_EQ(state_.take_fault("/api/v1/statuses"), FaultKind::kUnavailable);
-  EXPECT_FALSE(state_.take_fault("/api/v1/statuses"));
+  EXPECT_EQ(state_.take_fault("GET", "/api/v1/statuses/1/context"), FaultKind::kUnavailable);
+  EXPECT_FALSE(state_.take_fault("POST", "/api/v1/statuses"));
+}
+
+TEST_F(SandboxStateTest, AFaultCanNameTheMethod) {
+  ASSERT_TRUE(state_.add_fault(FaultKind::kLostAnswer, 1, "POST /api/v1/statuses").ok());
+  EXPECT_FALSE(state_.take_fault("GET", "/api/v1/statuses/1/context"));
+  EXPECT_EQ(state_.take_fault("POST", "/api/v1/statuses"), FaultKind::kLostAnswer);
 }
 
 TEST_F(SandboxStateTest, FaultCountMustBePositive) {

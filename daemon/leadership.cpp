@@ -44,10 +44,10 @@ Conn connect(const std::string& url) {
 
 }  // namespace
 
-int64_t Leadership::lock_key(std::string_view account) {
+int64_t Leadership::lock_key(std::string_view scope, std::string_view account) {
   // FNV-1a, 64 bits, over a prefix that keeps sotong's locks apart from other programs'.
   uint64_t h = 14695981039346656037ULL;
-  for (char ch : std::string("sotong:") + std::string(account)) {
+  for (char ch : "sotong:" + std::string(scope) + ":" + std::string(account)) {
     h ^= static_cast<unsigned char>(ch);
     h *= 1099511628211ULL;
   }
@@ -86,6 +86,7 @@ void Leadership::loop() {
   std::map<std::string, bool> leading;
   for (const auto& a : options_.accounts) leading[a] = false;
   bool warned = false;
+  std::string scope;  // database and schema: desks sharing a server keep their locks apart
   auto step_down = [&](const char* why) {
     for (auto& [account, lead] : leading) {
       if (!lead) continue;
@@ -103,14 +104,21 @@ void Leadership::loop() {
                       db::pg::redact_url(options_.url));
         warned = true;
       }
-      if (conn) warned = false;
+      if (conn) {
+        warned = false;
+        PgResult r(PQexec(conn.get(), "SELECT current_database() || '.' || current_schema()"));
+        if (r && PQresultStatus(r.get()) == PGRES_TUPLES_OK && PQntuples(r.get()) == 1)
+          scope = PQgetvalue(r.get(), 0, 0);
+        else
+          conn.reset();
+      }
     }
     if (conn) {
       // Each round asks the server something, so a dead session is found within a round.
       bool alive = true;
       for (auto& [account, lead] : leading) {
         if (lead) continue;
-        const std::string key = std::to_string(lock_key(account));
+        const std::string key = std::to_string(lock_key(scope, account));
         const char* params[] = {key.c_str()};
         PgResult r(PQexecParams(conn.get(), "SELECT pg_try_advisory_lock($1::bigint)", 1, nullptr,
                                 params, nullptr, nullptr, 0));

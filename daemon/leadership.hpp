@@ -47,8 +47,9 @@ class Leadership {
   // Ends the session, so the locks are free for the other instances at once.
   void stop();
 
-  // The advisory lock's key for an account: stable across versions and machines.
-  static int64_t lock_key(std::string_view account);
+  // The advisory lock's key for an account of the desk whose tables are in `scope`
+  // ("database.schema"): stable across versions and machines.
+  static int64_t lock_key(std::string_view scope, std::string_view account);
   // The notification channel a queued reply is announced on (payload: the account).
   static constexpr const char* kChannel = "sotong_outbox";
 

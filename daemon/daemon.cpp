@@ -1,6 +1,7 @@
 #include "daemon/daemon.hpp"
 
 #include <fcntl.h>
+#include <openssl/rand.h>
 #include <sys/file.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -64,7 +65,10 @@ Status write_port_file(const std::filesystem::path& p, uint16_t port) {
 std::string instance_name() {
   char host[256] = {};
   if (::gethostname(host, sizeof host - 1) != 0) std::strcpy(host, "localhost");
-  return std::string(host) + ":" + std::to_string(::getpid());
+  // Random bytes too: containers may share a host name and a pid.
+  unsigned char r[4] = {};
+  RAND_bytes(r, sizeof r);
+  return fmt::format("{}:{}:{:02x}{:02x}{:02x}{:02x}", host, ::getpid(), r[0], r[1], r[2], r[3]);
 }
 
 // One sotongd per SQLite store: a second one would read the same mentions and post from the
@@ -139,10 +143,11 @@ int run_daemon(const DaemonOptions& options, std::shared_ptr<const Runtime> runt
     d.config = &acc;
     d.sender_options = {cfg.sender_initial_backoff, cfg.sender_max_backoff, acc.posts_per_hour};
     d.sender_options.claimant = instance;
-    // A claim covers one batch of posts, each bounded by the request timeout.
-    d.sender_options.claim_lease = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                       acc.request_timeout * Sender::kBatch) +
-                                   std::chrono::seconds(30);
+    // A claim covers one post, bounded by the request timeout (twice: the HTTP client may
+    // resend once), with room for recording it.
+    d.sender_options.claim_lease =
+        std::chrono::duration_cast<std::chrono::milliseconds>(acc.request_timeout * 2) +
+        std::chrono::seconds(10);
     d.connector = make_connector(acc);
     d.sender = std::make_unique<Sender>(ex, store_thread, *d.connector, d.sender_options);
     pipeline.add_connector(d.connector.get());
@@ -194,6 +199,7 @@ int run_daemon(const DaemonOptions& options, std::shared_ptr<const Runtime> runt
     };
   };
   bool stopping = false;
+  int terms = 0;
   auto lead = [&](Desk& d) {
     if (d.leading || stopping) return;
     if (d.ran) {
@@ -205,6 +211,9 @@ int run_daemon(const DaemonOptions& options, std::shared_ptr<const Runtime> runt
     }
     d.ran = true;
     d.leading = true;
+    // Each term claims under a name of its own: a new term never takes over a row the last
+    // one may still be posting.
+    d.sender->set_claimant(instance + "/" + std::to_string(++terms));
     asio::co_spawn(ex, d.connector->run(pipeline), track("connector " + d.config->name));
     asio::co_spawn(ex, d.sender->run(), track("sender " + d.config->name));
   };

@@ -128,8 +128,9 @@ struct HookServer::Impl {
     if (!store.healthy())
       co_return store_unavailable(rt->config,
                                   "the store is not taking writes; nothing was changed");
-    DraftFn followup = [rt, this](const TicketRow& t) {
-      return render_reply(*rt, "followup", t, pipeline.fit_for(t.account), now_ms());
+    DraftFn followup = [rt, fits = pipeline.fits()](const TicketRow& t) {
+      auto it = fits.find(t.account);
+      return render_reply(*rt, "followup", t, it == fits.end() ? FitFn{} : it->second, now_ms());
     };
     std::string actor = "department:" + *dept;
     auto job = [n = route.ticket, d = *dept, res = *resolution, actor, followup](Store& s) {

@@ -87,6 +87,14 @@ void Leadership::loop() {
   for (const auto& a : options_.accounts) leading[a] = false;
   bool warned = false;
   std::string scope;  // database and schema: desks sharing a server keep their locks apart
+  auto drain_notifications = [&] {
+    while (PGnotify* note = PQnotifies(conn.get())) {
+      const std::string account = note->extra ? note->extra : "";
+      PQfreemem(note);
+      auto it = leading.find(account);
+      if (it != leading.end() && it->second) on_queued_(account);
+    }
+  };
   auto step_down = [&](const char* why) {
     for (auto& [account, lead] : leading) {
       if (!lead) continue;
@@ -139,6 +147,9 @@ void Leadership::loop() {
       }
       if (!alive) step_down("the PostgreSQL session was lost");
     }
+    // Notifications that came in with the answers above are queued in libpq already: the
+    // socket will not wake the wait below for them.
+    if (conn) drain_notifications();
     // Wait for a notification, stop(), or the next round.
     pollfd fds[2] = {{wake_fd_, POLLIN, 0}, {conn ? PQsocket(conn.get()) : -1, POLLIN, 0}};
     const auto deadline = std::chrono::steady_clock::now() + options_.interval;
@@ -152,12 +163,7 @@ void Leadership::loop() {
         step_down("the PostgreSQL session was lost");
         break;
       }
-      while (PGnotify* note = PQnotifies(conn.get())) {
-        const std::string account = note->extra ? note->extra : "";
-        PQfreemem(note);
-        auto it = leading.find(account);
-        if (it != leading.end() && it->second) on_queued_(account);
-      }
+      drain_notifications();
     }
   }
   // Ending the session frees every lock it holds at once.

@@ -275,6 +275,12 @@ FitFn Pipeline::fit_for(const std::string& account) const {
   return [c](std::string_view prefix, std::string_view body) { return c->fit(prefix, body); };
 }
 
+std::map<std::string, FitFn> Pipeline::fits() const {
+  std::map<std::string, FitFn> out;
+  for (const auto& [account, c] : connectors_) out[account] = fit_for(account);
+  return out;
+}
+
 boost::asio::awaitable<bool> Pipeline::deliver(const std::vector<Mention>& mentions) {
   // One Runtime for the whole batch: a reload between two mentions never mixes old and new.
   auto rt = runtime_;

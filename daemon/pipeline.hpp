@@ -83,6 +83,9 @@ class Pipeline : public MentionSink {
   std::shared_ptr<const Runtime> runtime() const { return runtime_; }
   void set_runtime(std::shared_ptr<const Runtime> rt) { runtime_ = std::move(rt); }
   FitFn fit_for(const std::string& account) const;
+  // Every account's FitFn, taken on the loop for a store job (the connectors change with
+  // each term of leadership, on the loop).
+  std::map<std::string, FitFn> fits() const;
 
   boost::asio::awaitable<bool> deliver(const std::vector<Mention>& mentions) override;
   boost::asio::awaitable<bool> save_cursor(const std::string& platform, const std::string& account,

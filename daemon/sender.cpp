@@ -90,9 +90,8 @@ asio::awaitable<void> Sender::run() {
       co_await wait(kStoreRecheck);
       continue;
     }
-    auto read_due = [account, claimant = options_.claimant,
-                     lease = options_.claim_lease.count()](Store& s) {
-      return s.claim_due(account, claimant, now_ms(), lease, kBatch);
+    auto read_due = [account, claimant = options_.claimant](Store& s) {
+      return s.due_outbox(account, now_ms(), kBatch, claimant);
     };
     auto due = co_await store_.run(std::move(read_due));
     if (!due) {
@@ -101,7 +100,9 @@ asio::awaitable<void> Sender::run() {
       continue;
     }
     if (due->empty()) {
-      auto read_next = [account](Store& s) { return s.next_due(account); };
+      auto read_next = [account, claimant = options_.claimant](Store& s) {
+        return s.next_due(account, claimant);
+      };
       auto next = co_await store_.run(std::move(read_next));
       auto d = kIdleRecheck;
       if (next && *next)
@@ -117,6 +118,11 @@ asio::awaitable<void> Sender::run() {
         co_await wait_for_budget();
         break;
       }
+      // Several instances on one PostgreSQL store: take the row first, or leave it be.
+      auto take = [id = row.id, claimant = options_.claimant, lease = options_.claim_lease.count()](
+                      Store& st) { return st.claim(id, claimant, now_ms(), lease); };
+      auto taken = co_await store_.run(std::move(take));
+      if (!taken || !*taken) continue;
       Reply reply;
       reply.outbox_id = row.id;
       reply.account = row.account;
@@ -187,6 +193,14 @@ asio::awaitable<void> Sender::run() {
       co_await pause_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }
   }
+  // Rows taken but not posted are free for the next leader at once.
+  auto release = [account, claimant = options_.claimant](Store& st) {
+    return st.release_claims(account, claimant);
+  };
+  auto released = co_await store_.run(std::move(release));
+  if (!released)
+    spdlog::warn("account={} claims not given back ({}); they lapse by themselves", account,
+                 released.error());
   running_ = false;
 }
 

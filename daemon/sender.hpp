@@ -23,11 +23,11 @@ struct SenderOptions {
   std::chrono::milliseconds initial_backoff{500};
   std::chrono::milliseconds max_backoff{300000};
   int posts_per_hour = 0;  // the account's budget below the platform's limit; 0: none
-  // This instance's name on the rows it takes (several instances on one PostgreSQL store),
-  // and how long its claim holds before another instance may take a row over: longer than a
-  // post's timeout, so a live sender's post is never raced.
+  // This sender's name on the rows it takes (several instances on one PostgreSQL store; one
+  // name per term of leadership), and how long a claim on one row holds before another may
+  // take it over: longer than a post's timeout, so a live sender's post is never raced.
   std::string claimant = "sotongd";
-  std::chrono::milliseconds claim_lease{120000};
+  std::chrono::milliseconds claim_lease{40000};
 };
 
 class Sender {
@@ -39,6 +39,8 @@ class Sender {
   void wake();
   void stop();
   bool running() const { return running_; }
+  // The name this sender's claims go by (before run()).
+  void set_claimant(std::string claimant) { options_.claimant = std::move(claimant); }
 
   // Rows taken from the outbox at a time; small so urgent rows queued meanwhile are seen soon.
   static constexpr int kBatch = 16;

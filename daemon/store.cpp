@@ -452,6 +452,9 @@ Status Store::migrate(int target) {
       if (auto s = exec(kPostgresSchema); !s) return Error{"creating the schema: " + s.error()};
       if (auto s = db_->set_schema_version(kLatestVersion); !s) return s;
       spdlog::info("store created at schema version {}", kLatestVersion);
+    } else if (*v < kLatestVersion) {
+      return Error{"the store's schema version " + std::to_string(*v) +
+                   " has no PostgreSQL migration to " + std::to_string(kLatestVersion)};
     }
     return tx.commit();
   }
@@ -752,13 +755,14 @@ Result<std::optional<std::string>> Store::cursor(const std::string& platform,
 }
 
 Result<std::vector<OutboxRow>> Store::due_outbox(const std::string& account, int64_t now_ms,
-                                                 int limit) {
+                                                 int limit, const std::string& claimant) {
   std::string sql = std::string("SELECT ") + kOutboxColumns +
                     " FROM outbox o JOIN tickets t ON t.id = o.ticket_id WHERE o.account = ?1 "
                     "AND o.state = 'pending' AND o.next_attempt_at <= ?2 "
+                    "AND (o.claimed_until <= ?2 OR o.claimed_by = ?4) "
                     "ORDER BY o.priority, o.id LIMIT ?3";
   Stmt s(*db_, sql.c_str());
-  s.bind(1, account).bind(2, now_ms).bind(3, limit);
+  s.bind(1, account).bind(2, now_ms).bind(3, limit).bind(4, claimant);
   std::vector<OutboxRow> rows;
   while (s.step()) rows.push_back(read_outbox(s));
   if (!s.ok()) return Error{s.error()};
@@ -769,31 +773,27 @@ std::string Store::lock_clause() const {
   return db_->dialect() == db::Dialect::kPostgres ? " FOR UPDATE" : "";
 }
 
-Result<std::vector<OutboxRow>> Store::claim_due(const std::string& account,
-                                                const std::string& claimant, int64_t now_ms,
-                                                int64_t lease_ms, int limit) {
+Result<bool> Store::claim(int64_t outbox_id, const std::string& claimant, int64_t now_ms,
+                          int64_t lease_ms) {
   // One instance owns an SQLite store (the lock file): nothing to claim against, and a write
   // here would cost a sync before every post.
-  if (db_->dialect() == db::Dialect::kSqlite) return due_outbox(account, now_ms, limit);
-  Transaction tx(*db_);
-  if (!tx.begun()) return Error{tx.error()};
-  std::string sql = std::string("SELECT ") + kOutboxColumns +
-                    " FROM outbox o JOIN tickets t ON t.id = o.ticket_id WHERE o.account = ?1 "
-                    "AND o.state = 'pending' AND o.next_attempt_at <= ?2 AND "
-                    "(o.claimed_until <= ?2 OR o.claimed_by = ?4) "
-                    "ORDER BY o.priority, o.id LIMIT ?3 FOR UPDATE OF o SKIP LOCKED";
-  Stmt s(*db_, sql);
-  s.bind(1, account).bind(2, now_ms).bind(3, limit).bind(4, claimant);
-  std::vector<OutboxRow> rows;
-  while (s.step()) rows.push_back(read_outbox(s));
-  if (!s.ok()) return Error{s.error()};
-  for (const auto& r : rows) {
-    Stmt up(*db_, "UPDATE outbox SET claimed_by = ?2, claimed_until = ?3 WHERE id = ?1");
-    up.bind(1, r.id).bind(2, claimant).bind(3, now_ms + lease_ms);
-    if (auto st = up.run(); !st) return Error{"claim: " + st.error()};
-  }
-  if (auto st = tx.commit(); !st) return Error{st.error()};
-  return rows;
+  if (db_->dialect() == db::Dialect::kSqlite) return true;
+  Stmt s(*db_,
+         "UPDATE outbox SET claimed_by = ?2, claimed_until = ?3 WHERE id = (SELECT id FROM outbox "
+         "WHERE id = ?1 AND state = 'pending' AND (claimed_until <= ?4 OR claimed_by = ?2) "
+         "FOR UPDATE SKIP LOCKED) RETURNING id");
+  s.bind(1, outbox_id).bind(2, claimant).bind(3, now_ms + lease_ms).bind(4, now_ms);
+  const bool won = s.step();
+  if (!s.ok()) return Error{"claim: " + s.error()};
+  return won;
+}
+
+Status Store::release_claims(const std::string& account, const std::string& claimant) {
+  Stmt s(*db_,
+         "UPDATE outbox SET claimed_until = 0 WHERE account = ?1 AND claimed_by = ?2 AND "
+         "state = 'pending' AND claimed_until > 0");
+  s.bind(1, account).bind(2, claimant);
+  return s.run();
 }
 
 Status Store::probe_write(int64_t now_ms) {
@@ -820,13 +820,22 @@ bool Store::group_intact() const {
   return db_->depth() == 1 && db_->in_transaction();
 }
 
+db::Fault Store::last_fault() const {
+  return db_->last_fault();
+}
+
 db::Fault Store::take_environmental_fault() {
   return db_->take_environmental_fault();
 }
 
-Result<std::optional<int64_t>> Store::next_due(const std::string& account) {
-  Stmt s(*db_, "SELECT min(next_attempt_at) FROM outbox WHERE account = ?1 AND state = 'pending'");
-  s.bind(1, account);
+Result<std::optional<int64_t>> Store::next_due(const std::string& account,
+                                               const std::string& claimant) {
+  // A row another instance holds is due when its claim lapses, not before.
+  Stmt s(*db_,
+         "SELECT min(CASE WHEN claimed_by != ?2 AND claimed_until > next_attempt_at THEN "
+         "claimed_until ELSE next_attempt_at END) FROM outbox WHERE account = ?1 AND "
+         "state = 'pending'");
+  s.bind(1, account).bind(2, claimant);
   if (s.step() && !s.is_null(0)) return std::optional<int64_t>(s.i64(0));
   if (!s.ok()) return Error{s.error()};
   return std::optional<int64_t>();

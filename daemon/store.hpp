@@ -178,15 +178,21 @@ class Store {
   Result<std::optional<std::string>> cursor(const std::string& platform,
                                             const std::string& account);
 
-  // Pending outbox rows of an account that are due, urgent first, then oldest first.
-  Result<std::vector<OutboxRow>> due_outbox(const std::string& account, int64_t now_ms, int limit);
-  // The same, claimed by `claimant` for `lease_ms` so that other instances on one PostgreSQL
-  // store skip them (FOR UPDATE SKIP LOCKED); rows whose claim lapsed (a dead instance) are
-  // taken over. On SQLite, one instance owns the store: the same as due_outbox.
-  Result<std::vector<OutboxRow>> claim_due(const std::string& account, const std::string& claimant,
-                                           int64_t now_ms, int64_t lease_ms, int limit);
+  // Pending outbox rows of an account that are due, urgent first, then oldest first; rows
+  // another instance has claimed (and whose claim holds) are left out.
+  Result<std::vector<OutboxRow>> due_outbox(const std::string& account, int64_t now_ms, int limit,
+                                            const std::string& claimant = "");
+  // Takes the row for `lease_ms` before posting it, so that other instances on one PostgreSQL
+  // store leave it be (FOR UPDATE SKIP LOCKED); false when another holds it. A claim that
+  // lapsed (its instance died) is taken over. On SQLite, one instance owns the store: true.
+  Result<bool> claim(int64_t outbox_id, const std::string& claimant, int64_t now_ms,
+                     int64_t lease_ms);
+  // Gives back the claims of rows not posted (a sender stopping).
+  Status release_claims(const std::string& account, const std::string& claimant);
   // The earliest next attempt time of the account's pending rows, if any.
-  Result<std::optional<int64_t>> next_due(const std::string& account);
+  // Rows claimed by others count from when their claim lapses.
+  Result<std::optional<int64_t>> next_due(const std::string& account,
+                                          const std::string& claimant = "");
   Status mark_sent(int64_t outbox_id, const std::string& platform_post_id, int64_t now_ms);
   Status mark_retry(int64_t outbox_id, int64_t next_attempt_at_ms, const std::string& error);
   Status mark_failed(int64_t outbox_id, const std::string& error, int64_t now_ms);
@@ -218,6 +224,8 @@ class Store {
   // The most recent environmental fault (full, read-only, I/O, server gone) since the last
   // call; kNone when there was none.
   db::Fault take_environmental_fault();
+  // The fault of the most recent failure.
+  db::Fault last_fault() const;
 
  private:
   Store(std::unique_ptr<db::Connection> db, std::string prefix);

@@ -46,15 +46,14 @@ void StoreThread::loop() {
   for (;;) {
     const bool woke = cv_.wait_for(lock, options_.probe_interval,
                                    [this] { return stopping_ || !queue_.empty(); });
-    if (!woke) {
-      // Idle while failing: try a write, so intake resumes by itself once space returns.
-      if (!healthy()) {
-        lock.unlock();
-        check_health(true);
-        lock.lock();
-      }
-      continue;
+    // Failing: try a write when due, however busy (reads keep coming while writes fail), so
+    // intake resumes by itself once space returns.
+    if (!healthy() && std::chrono::steady_clock::now() >= next_probe_) {
+      lock.unlock();
+      check_health(true);
+      lock.lock();
     }
+    if (!woke) continue;
     if (queue_.empty()) return;  // stopping, and every job done
     std::deque<Job> group;
     const std::size_t n =
@@ -91,8 +90,23 @@ void StoreThread::run_group(std::deque<Job>& group) {
     } else {
       store.rollback_group();
       grouped = false;
-      std::lock_guard lock(mu_);
-      stats_.group_failures += 1;
+      {
+        std::lock_guard lock(mu_);
+        stats_.group_failures += 1;
+      }
+      // The machine's trouble, not the jobs': nothing of the group was written; say so to all
+      // at once instead of trying each against a store that is down.
+      if (db::is_environmental(store.last_fault())) {
+        const std::string why =
+            std::string("store unavailable (") + db::to_string(store.last_fault()) + ")";
+        bool all = true;
+        for (auto& job : group) all = job.fail(why) && all;
+        if (all) {
+          check_health(false);
+          for (auto& job : group) job.deliver();
+          return;
+        }
+      }
     }
   }
   if (!grouped) {
@@ -116,8 +130,10 @@ void StoreThread::check_health(bool probe) {
   } else if (probe) {
     now_healthy = store.probe_write(now_ms()).ok();
     if (!now_healthy) fault = store.take_environmental_fault();
+    next_probe_ = std::chrono::steady_clock::now() + options_.probe_interval;
   }
   if (now_healthy == healthy()) return;
+  if (!now_healthy) next_probe_ = std::chrono::steady_clock::now() + options_.probe_interval;
   healthy_.store(now_healthy, std::memory_order_release);
   if (now_healthy)
     spdlog::info("store takes writes again: reading mentions and taking department changes");

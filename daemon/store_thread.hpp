@@ -11,7 +11,9 @@
 //
 // Health: after a job meets an environmental fault (disk full, read-only, I/O error, server
 // gone) the store counts as failing: healthy() turns false, intake stops, and the thread
-// tries a small write every `probe_interval` until one succeeds.
+// tries a small write every `probe_interval` until one succeeds, busy or not. A group that
+// fails for such a fault answers all its jobs with the error at once rather than running
+// each again alone against a store that is down.
 //
 // Lifetime: outlives every coroutine that uses it; stop() joins the thread after pending work.
 #pragma once
@@ -77,7 +79,10 @@ class StoreThread {
  private:
   struct Job {
     std::function<void(Store&)> work;  // runs the caller's job, keeps its result
-    std::function<void()> deliver;     // hands the result to the caller's executor
+    // Gives the job an error as its result without running it; false if its result type
+    // cannot hold one (then it runs alone instead).
+    std::function<bool(const std::string&)> fail;
+    std::function<void()> deliver;  // hands the result to the caller's executor
   };
 
   template <class R>
@@ -99,6 +104,15 @@ class StoreThread {
           st->result = st->fn(store);
         } catch (...) {
           st->error = std::current_exception();
+        }
+      };
+      job.fail = [st](const std::string& message) {
+        if constexpr (std::is_constructible_v<R, Error>) {
+          st->error = nullptr;
+          st->result = R(Error{message});
+          return true;
+        } else {
+          return false;
         }
       };
       job.deliver = [st] {
@@ -123,6 +137,8 @@ class StoreThread {
   bool stopping_ = false;
   StoreThreadStats stats_;
   std::atomic<bool> healthy_{true};
+  // When the failing store is next tried with a write (the store thread's own).
+  std::chrono::steady_clock::time_point next_probe_{};
   std::function<void(bool, db::Fault)> on_health_;
   std::thread thread_;
 };

@@ -18,6 +18,7 @@
 #include <boost/json.hpp>
 #include <boost/url/encode.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
+#include <cctype>
 #include <optional>
 #include <random>
 
@@ -507,6 +508,32 @@ std::string MastodonConnector::fit(std::string_view prefix, std::string_view bod
   return fit_status(prefix, body, max_chars_);
 }
 
+namespace {
+
+// A reply's text without its leading @mentions, with runs of white space as one space.
+std::string reply_words(std::string_view text) {
+  std::size_t i = 0;
+  for (;;) {
+    while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+    if (i >= text.size() || text[i] != '@') break;
+    while (i < text.size() && !std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+  }
+  std::string out;
+  bool space = false;
+  for (; i < text.size(); ++i) {
+    if (std::isspace(static_cast<unsigned char>(text[i]))) {
+      space = true;
+      continue;
+    }
+    if (space && !out.empty()) out += ' ';
+    space = false;
+    out += text[i];
+  }
+  return out;
+}
+
+}  // namespace
+
 asio::awaitable<std::optional<std::string>> MastodonConnector::find_in_thread(const Reply& reply,
                                                                               bool* thread_gone) {
   const auto req = authed("GET", "/api/v1/statuses/" + reply.in_reply_to_id + "/context");
@@ -526,8 +553,12 @@ asio::awaitable<std::optional<std::string>> MastodonConnector::find_in_thread(co
     if (author == nullptr || !author->is_object() || str(author->get_object(), "id") != self_id_)
       continue;
     if (str(st, "in_reply_to_id") != reply.in_reply_to_id) continue;
-    // Our reply in this thread for this ticket (the number is in every reply's text).
-    if (text::html_to_text(str(st, "content")).find(reply.ticket_number) != std::string::npos)
+    // This very reply: the same words after the leading @mentions (Mastodon renders those as
+    // links). The ticket number alone would match the acknowledgement when looking for the
+    // follow-up, which both answer the same mention.
+    const std::string seen = text::html_to_text(str(st, "content"));
+    if (seen.find(reply.ticket_number) != std::string::npos &&
+        reply_words(seen) == reply_words(reply.text))
       co_return str(st, "id");
   }
   co_return std::nullopt;

@@ -241,6 +241,20 @@ std::unique_ptr<Statement> PgConnection::prepare(std::string_view sql) {
                                        std::min(parameters, kMaxParameters));
 }
 
+// The session's own limits: the server gives up on a vanished client in about 25 s (its
+// keepalives), and a transaction left open by one never holds rows that other instances
+// wait on for longer than these.
+bool apply_session_settings(PGconn* c) {
+  PGresult* r = PQexec(c,
+                       "SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; "
+                       "SET tcp_keepalives_count = 3; "
+                       "SET idle_in_transaction_session_timeout = '30s'; "
+                       "SET lock_timeout = '10s'");
+  const bool ok = r != nullptr && PQresultStatus(r) == PGRES_COMMAND_OK;
+  PQclear(r);
+  return ok;
+}
+
 // Whether a statement may go to the server now, reconnecting first if the connection is bad
 // and no transaction is open.
 Outcome PgConnection::ready() {
@@ -256,6 +270,8 @@ Outcome PgConnection::ready() {
                    "the connection to PostgreSQL at " + where_ + " was lost in a transaction");
   }
   PQreset(conn_.get());
+  if (PQstatus(conn_.get()) == CONNECTION_OK && !apply_session_settings(conn_.get()))
+    return failure(Fault::kUnavailable, "cannot set up the PostgreSQL session at " + where_);
   if (PQstatus(conn_.get()) != CONNECTION_OK)
     return failure(Fault::kUnavailable, "cannot reconnect to PostgreSQL at " + where_ + ": " +
                                             one_line(PQerrorMessage(conn_.get())));
@@ -418,6 +434,9 @@ Result<std::unique_ptr<Connection>> open_postgres(const std::string& url) {
     return Error{"cannot connect to PostgreSQL at " + where + ": " +
                  pg::redact_message(one_line(PQerrorMessage(conn.get())), url)};
   PQsetNoticeReceiver(conn.get(), on_notice, nullptr);
+  if (!apply_session_settings(conn.get()))
+    return Error{"cannot set up the PostgreSQL session at " + where + ": " +
+                 one_line(PQerrorMessage(conn.get()))};
   return std::unique_ptr<Connection>(std::make_unique<PgConnection>(std::move(conn), where));
 }
 

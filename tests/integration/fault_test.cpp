@@ -99,6 +99,28 @@ TEST_F(Faults, LateRetryFindsTheReplyInTheThreadInsteadOfPostingAgain) {
   EXPECT_LE(stats.at("idempotent_replays").to_number<int>(), 1);
 }
 
+TEST_F(Faults, AFollowUpPastTheKeysLifetimeIsNotMistakenForTheAcknowledgement) {
+  f.start_sandbox();
+  DaemonSettings s;
+  s.idempotency_window_seconds = 0;  // every post looks in the thread first
+  f.write_config(s);
+  f.start_daemon();
+  auto id = f.mention("late2", "육교 난간이 흔들려요");
+  ASSERT_TRUE(wait_until([&] { return f.replies_to(id).size() == 1; }, std::chrono::seconds(20)));
+  const std::string number = f.ticket_for_mention(id);
+  ASSERT_FALSE(number.empty());
+  // The follow-up answers the same mention and carries the same ticket number as the
+  // acknowledgement already there: it must be posted, not "found".
+  bool closed = false;
+  for (const auto& [dept, tok] : Fixture::department_tokens())
+    closed = closed || f.hook("POST", "/v1/tickets/" + number + "/close", tok,
+                              R"({"resolution":"난간을 고정했습니다"})")
+                               .status == 200;
+  ASSERT_TRUE(closed);
+  ASSERT_TRUE(wait_until([&] { return f.replies_to(id).size() == 2; }, std::chrono::seconds(20)));
+  EXPECT_EQ(f.read_log("sotongd.log").find("reply found in the thread"), std::string::npos);
+}
+
 TEST_F(Faults, FailingPollsAndStreamDropsLoseNoMention) {
   f.start_sandbox({"--rate-window-seconds", "1"});
   f.write_config();

@@ -494,15 +494,41 @@ TEST(StoreMigration, VersionThreeStoreKeepsItsOutboxAndDrainsIt) {
   ASSERT_TRUE(latest.ok()) << latest.error();
   EXPECT_EQ((*latest)->schema_version().value(), Store::schema_version_latest());
   // The acknowledgement queued before the upgrade is still due, and claimable.
-  auto due = (*latest)->claim_due("songpa", "host:1", 1'790'000'000'001, 60'000, 10);
+  auto due = (*latest)->due_outbox("songpa", 1'790'000'000'001, 10, "host:1");
   ASSERT_TRUE(due.ok()) << due.error();
   ASSERT_EQ(due->size(), 1u);
+  EXPECT_TRUE(*(*latest)->claim((*due)[0].id, "host:1", 1'790'000'000'001, 60'000));
   EXPECT_EQ((*due)[0].priority, Priority::kUrgent);
   ASSERT_TRUE((*latest)->mark_sent((*due)[0].id, "901", 1'790'000'000'002).ok());
   EXPECT_TRUE((*latest)->probe_write(1'790'000'000'003).ok());
   auto counts = (*latest)->counts();
   ASSERT_TRUE(counts.ok());
   EXPECT_EQ(counts->outbox_pending, 0);
+}
+#endif
+
+#ifdef SOTONG_STORE_ON_POSTGRES  // claims matter where instances share the store
+TEST_F(StoreTest, AClaimedRowIsLeftToItsClaimantUntilTheClaimLapses) {
+  ASSERT_TRUE(store->ingest(sample("700"), roads(), ack(), 1'000).ok());
+  const int64_t now = 10'000;
+  auto due = store->due_outbox("songpa", now, 10, "a/1");
+  ASSERT_TRUE(due.ok() && due->size() == 1u);
+  const int64_t id = (*due)[0].id;
+  EXPECT_TRUE(*store->claim(id, "a/1", now, 40'000));
+  // Another instance, or this one's next term, neither sees nor takes it meanwhile.
+  EXPECT_TRUE(store->due_outbox("songpa", now + 1, 10, "b/1")->empty());
+  EXPECT_FALSE(*store->claim(id, "b/1", now + 1, 40'000));
+  EXPECT_FALSE(*store->claim(id, "a/2", now + 1, 40'000));
+  EXPECT_EQ(**store->next_due("songpa", "b/1"), now + 40'000) << "due when the claim lapses";
+  EXPECT_TRUE(*store->claim(id, "a/1", now + 2, 40'000)) << "the claimant may take it again";
+  // The claim lapses (its instance died): taken over.
+  EXPECT_TRUE(*store->claim(id, "b/1", now + 50'000, 40'000));
+  // Given back when a sender stops: free at once.
+  ASSERT_TRUE(store->release_claims("songpa", "b/1").ok());
+  EXPECT_TRUE(*store->claim(id, "c/1", now + 50'001, 40'000));
+  // Posted: nobody claims it any more.
+  ASSERT_TRUE(store->mark_sent(id, "901", now + 50'002).ok());
+  EXPECT_FALSE(*store->claim(id, "c/1", now + 50'003, 40'000));
 }
 #endif
 

@@ -28,6 +28,7 @@ constexpr const char* kUsage =
     "                      [--x-handle NAME] [--x-consumer-key K] [--x-consumer-secret S]\n"
     "                      [--x-token T] [--x-token-secret S] [--x-bearer B]\n"
     "                      [--x-mentions-limit N] [--x-post-limit N] [--x-post-day-limit N]\n"
+    "                      [--x-users-me-limit N]\n"
     "The token may also come from SOTONG_SANDBOX_TOKEN, the X credentials from\n"
     "SOTONG_SANDBOX_X_CONSUMER_KEY, _CONSUMER_SECRET, _TOKEN, _TOKEN_SECRET and _BEARER.\n"
     "See sandbox/README.md.\n";
@@ -135,11 +136,12 @@ int main(int argc, char** argv) {
       *field = value;
       ok = !value.empty();
     } else if (arg == "--x-mentions-limit" || arg == "--x-post-limit" ||
-               arg == "--x-post-day-limit") {
+               arg == "--x-post-day-limit" || arg == "--x-users-me-limit") {
       ok = (n = to_int(value, 0, 1'000'000'000)).has_value();
-      int64_t* field = arg == "--x-mentions-limit" ? &options.x.mentions_limit
-                       : arg == "--x-post-limit"   ? &options.x.post_limit
-                                                   : &options.x.post_day_limit;
+      int64_t* field = arg == "--x-mentions-limit"   ? &options.x.mentions_limit
+                       : arg == "--x-post-limit"     ? &options.x.post_limit
+                       : arg == "--x-users-me-limit" ? &options.x.users_me_limit
+                                                     : &options.x.post_day_limit;
       if (ok) *field = *n;
     } else {
       std::cerr << "sotong-sandbox: unknown flag " << arg << "\n" << kUsage;

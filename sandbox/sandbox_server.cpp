@@ -312,6 +312,7 @@ class SandboxServer::Impl {
     enum class Action { kRespond, kHang, kReset };
     Response res;
     Action action = Action::kRespond;
+    std::chrono::milliseconds delay{0};  // the "delay" fault: the answer leaves this late
   };
 
   asio::awaitable<void> accept_loop();
@@ -319,6 +320,7 @@ class SandboxServer::Impl {
   asio::awaitable<void> serve_stream(std::shared_ptr<Connection> conn, Request req);
   asio::awaitable<void> stream_writer(std::shared_ptr<StreamSession> s);
   asio::awaitable<void> hang(std::shared_ptr<Connection> conn);
+  asio::awaitable<void> hold_answer(std::chrono::milliseconds delay);
   void on_stream_text(StreamSession& s, std::string_view text);
   void push(StreamSession& s, std::string message);
   std::size_t broadcast(uint64_t notification_id);
@@ -347,6 +349,8 @@ class SandboxServer::Impl {
   std::vector<std::weak_ptr<Connection>> connections_;
   std::vector<std::weak_ptr<StreamSession>> sessions_;
   int64_t stream_connects_total_ = 0;
+  int64_t answers_held_ = 0;     // delayed answers not yet sent
+  int64_t answers_delayed_ = 0;  // delayed answers ever
 };
 
 // ---- Listening, connections and streaming ----
@@ -459,6 +463,7 @@ asio::awaitable<void> SandboxServer::Impl::serve(std::shared_ptr<Connection> con
       co_await hang(conn);
       co_return;
     }
+    if (out.delay.count() > 0) co_await hold_answer(out.delay);
     if (out.action == Outcome::Action::kReset) {
       // SO_LINGER 0: close() sends RST, so the client sees a reset, not a clean end.
       boost::system::error_code ignored;
@@ -487,6 +492,16 @@ asio::awaitable<void> SandboxServer::Impl::hang(std::shared_ptr<Connection> conn
   }
   boost::system::error_code ignored;
   conn->stream.socket().close(ignored);
+}
+
+// The work is done; the client waits for its answer. The counter lets a test see that a
+// request is in flight before it kills the client.
+asio::awaitable<void> SandboxServer::Impl::hold_answer(std::chrono::milliseconds delay) {
+  ++answers_held_;
+  ++answers_delayed_;
+  asio::steady_timer timer(ioc_, delay);
+  co_await timer.async_wait(kUseAwaitable);
+  --answers_held_;
 }
 
 asio::awaitable<void> SandboxServer::Impl::serve_stream(std::shared_ptr<Connection> conn,
@@ -671,18 +686,22 @@ SandboxServer::Impl::Outcome SandboxServer::Impl::handle_x(const Request& req,
                 req[http::field::authorization],
                 req[http::field::content_type],
                 req.body()};
-  auto fault = state_.take_fault(req.method_string(), path);
+  int64_t delay_ms = 0;
+  auto fault = state_.take_fault(req.method_string(), path, &delay_ms);
   if (fault == FaultKind::kLostAnswer) {
     x_api_.handle(xreq);
     return {Response{}, Outcome::Action::kReset};
   }
   if (fault == FaultKind::kHang) return {Response{}, Outcome::Action::kHang};
   if (fault == FaultKind::kReset) return {Response{}, Outcome::Action::kReset};
-  XResponse out = fault ? x_api_.fault_response(*fault, xreq) : x_api_.handle(xreq);
+  const bool delayed = fault == FaultKind::kDelay;
+  XResponse out = fault && !delayed ? x_api_.fault_response(*fault, xreq) : x_api_.handle(xreq);
   Response res = make_response(static_cast<http::status>(out.status), std::move(out.body),
                                kJsonType, req.version(), req.keep_alive());
   for (auto& [name, value] : out.headers) res.set(name, value);
-  return {std::move(res)};
+  Outcome outcome{std::move(res)};
+  if (delayed) outcome.delay = std::chrono::milliseconds(delay_ms);
+  return outcome;
 }
 
 SandboxServer::Impl::Outcome SandboxServer::Impl::handle_api(const Request& req,
@@ -690,7 +709,16 @@ SandboxServer::Impl::Outcome SandboxServer::Impl::handle_api(const Request& req,
                                                              std::string_view raw_query) {
   state_.count_api_request();
   // Faults come before anything else so a failed request leaves no trace in the state.
-  auto fault = state_.take_fault(req.method_string(), path);
+  int64_t delay_ms = 0;
+  auto fault = state_.take_fault(req.method_string(), path, &delay_ms);
+  if (fault == FaultKind::kDelay) {
+    // The work now, the answer later: see hold_answer.
+    auto query = parse_params(raw_query);
+    Outcome out{query ? route_api(req, path, *query)
+                      : error_response(req, http::status::bad_request, "Malformed query string")};
+    out.delay = std::chrono::milliseconds(delay_ms);
+    return out;
+  }
   if (fault == FaultKind::kLostAnswer) {
     auto query = parse_params(raw_query);
     if (query) route_api(req, path, *query);
@@ -700,6 +728,7 @@ SandboxServer::Impl::Outcome SandboxServer::Impl::handle_api(const Request& req,
     RateDecision rate = state_.peek_rate();
     switch (*fault) {
       case FaultKind::kLostAnswer:
+      case FaultKind::kDelay:
         break;  // handled above
       case FaultKind::kHang:
         return {Response{}, Outcome::Action::kHang};
@@ -1020,13 +1049,16 @@ Response SandboxServer::Impl::post_fault(const Request& req) {
   auto kind = kind_name ? parse_fault_kind(*kind_name) : std::nullopt;
   if (!kind) {
     return error_response(req, http::status::bad_request,
-                          "kind: one of 429, 500, 503, hang, reset, malformed, lost_answer");
+                          "kind: one of 429, 500, 503, hang, reset, malformed, lost_answer, delay");
   }
   auto count = int_field(*body, "count");
   auto prefix = string_field(*body, "path_prefix");
+  auto delay = int_field(*body, "delay_ms");
   if (!count) return error_response(req, http::status::bad_request, count.error());
   if (!prefix) return error_response(req, http::status::bad_request, prefix.error());
-  Status added = state_.add_fault(*kind, count->value_or(1), prefix->value_or(""));
+  if (!delay) return error_response(req, http::status::bad_request, delay.error());
+  Status added =
+      state_.add_fault(*kind, count->value_or(1), prefix->value_or(""), delay->value_or(0));
   if (!added) return error_response(req, http::status::bad_request, added.error());
   return json_response(req, http::status::ok,
                        json::object{{"faults_pending", state_.faults_pending()}});
@@ -1075,7 +1107,9 @@ Response SandboxServer::Impl::stats(const Request& req) {
                     {"rejected_posts", s.rejected_posts},
                     {"stream_connections", open_streams()},
                     {"stream_connects_total", stream_connects_total_},
-                    {"faults_pending", state_.faults_pending()}};
+                    {"faults_pending", state_.faults_pending()},
+                    {"answers_held", answers_held_},
+                    {"answers_delayed", answers_delayed_}};
   for (const auto& kv : x_api_.stats_json()) body.insert(kv);
   return json_response(req, http::status::ok, body);
 }

@@ -169,6 +169,7 @@ std::optional<FaultKind> parse_fault_kind(std::string_view s) {
   if (s == "reset") return FaultKind::kReset;
   if (s == "malformed") return FaultKind::kMalformed;
   if (s == "lost_answer") return FaultKind::kLostAnswer;
+  if (s == "delay") return FaultKind::kDelay;
   return std::nullopt;
 }
 
@@ -446,23 +447,30 @@ void SandboxState::set_rate_limit(int64_t limit, int64_t window_ms) {
   rate_window_start_ = 0;
 }
 
-Status SandboxState::add_fault(FaultKind kind, int64_t count, std::string path_prefix) {
+Status SandboxState::add_fault(FaultKind kind, int64_t count, std::string path_prefix,
+                               int64_t delay_ms) {
   if (count < 1 || count > kMaxFaultCount) {
     return Error{"count: must be between 1 and " + std::to_string(kMaxFaultCount)};
   }
+  if (kind == FaultKind::kDelay && (delay_ms < 1 || delay_ms > kMaxFaultDelayMs)) {
+    return Error{"delay_ms: must be between 1 and " + std::to_string(kMaxFaultDelayMs)};
+  }
+  if (kind != FaultKind::kDelay && delay_ms != 0) return Error{"delay_ms: only for delay"};
   if (path_prefix.size() > kMaxFaultPrefix) return Error{"path_prefix: too long"};
   if (faults_.size() >= kMaxFaultEntries) return Error{"too many queued faults"};
-  faults_.push_back(Fault{kind, count, std::move(path_prefix)});
+  faults_.push_back(Fault{kind, count, std::move(path_prefix), delay_ms});
   return Status::Ok();
 }
 
-std::optional<FaultKind> SandboxState::take_fault(std::string_view method, std::string_view path) {
+std::optional<FaultKind> SandboxState::take_fault(std::string_view method, std::string_view path,
+                                                  int64_t* delay_ms) {
   const std::string with_method = std::string(method) + " " + std::string(path);
   for (auto it = faults_.begin(); it != faults_.end(); ++it) {
     if (!path.starts_with(it->path_prefix) &&
         !std::string_view(with_method).starts_with(it->path_prefix))
       continue;
     FaultKind kind = it->kind;
+    if (delay_ms != nullptr) *delay_ms = it->delay_ms;
     if (--it->remaining == 0) faults_.erase(it);
     return kind;
   }

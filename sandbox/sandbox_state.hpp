@@ -128,7 +128,9 @@ struct RateDecision {
 };
 
 // kLostAnswer does the work and then resets the connection: the client cannot tell whether
-// its request took effect (the case Idempotency-Key exists for).
+// its request took effect (the case Idempotency-Key exists for). kDelay does the work at once
+// and holds the answer back for the fault's delay: a client killed meanwhile never learns
+// that its post exists (the crash harness's post in flight).
 enum class FaultKind {
   kTooManyRequests,
   kInternalError,
@@ -136,7 +138,8 @@ enum class FaultKind {
   kHang,
   kReset,
   kMalformed,
-  kLostAnswer
+  kLostAnswer,
+  kDelay
 };
 
 std::optional<FaultKind> parse_fault_kind(std::string_view s);
@@ -161,6 +164,8 @@ class SandboxState {
   static constexpr std::size_t kMaxStatuses = 500'000;
   static constexpr int64_t kMaxFaultCount = 1'000'000;
   static constexpr std::size_t kMaxFaultEntries = 1'000;
+  // A minute already outlasts every client timeout under test; a longer wait is a "hang".
+  static constexpr int64_t kMaxFaultDelayMs = 60'000;
 
   SandboxState(StateOptions options, Clock clock);
   SandboxState(const SandboxState&) = delete;
@@ -184,9 +189,12 @@ class SandboxState {
   void set_rate_limit(int64_t limit, int64_t window_ms);
 
   // Fault queue: the next `count` /api/ requests whose path starts with `path_prefix` fail.
-  Status add_fault(FaultKind kind, int64_t count, std::string path_prefix);
+  // `delay_ms` is kDelay's hold (1 to kMaxFaultDelayMs) and must be 0 for the other kinds.
+  Status add_fault(FaultKind kind, int64_t count, std::string path_prefix, int64_t delay_ms = 0);
   // `path_prefix` matches the path ("/api/v1/statuses") or method and path ("POST /api/...").
-  std::optional<FaultKind> take_fault(std::string_view method, std::string_view path);
+  // `delay_ms` (if given) gets the delay of the fault taken.
+  std::optional<FaultKind> take_fault(std::string_view method, std::string_view path,
+                                      int64_t* delay_ms = nullptr);
   void clear_faults() { faults_.clear(); }
   int64_t faults_pending() const;
 
@@ -216,6 +224,7 @@ class SandboxState {
     FaultKind kind;
     int64_t remaining;
     std::string path_prefix;
+    int64_t delay_ms;
   };
 
   uint64_t next_snowflake();

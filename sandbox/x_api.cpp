@@ -410,6 +410,7 @@ XResponse XApi::fault_response(FaultKind kind, const XRequest& req) {
     case FaultKind::kHang:
     case FaultKind::kReset:
     case FaultKind::kLostAnswer:
+    case FaultKind::kDelay:
       res = problem(500, "Internal Server Error", "Internal Server Error");
       break;
   }

@@ -267,7 +267,7 @@ void XState::set_limits(int64_t mentions, int64_t post, int64_t post_day, int64_
   options_.post_limit = std::max<int64_t>(post, 0);
   options_.post_day_limit = std::max<int64_t>(post_day, 0);
   options_.window_ms = std::max<int64_t>(window_ms, 0);
-  users_me_ = Window{kUsersMeLimit, options_.window_ms};
+  users_me_ = Window{options_.users_me_limit, options_.window_ms};
   mentions_window_ = Window{options_.mentions_limit, options_.window_ms};
   post_window_ = Window{options_.post_limit, options_.window_ms};
   post_day_window_ = Window{options_.post_day_limit, kDayMs};

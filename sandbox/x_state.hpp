@@ -30,7 +30,10 @@ struct XOptions {
   std::string token_secret = "sandbox-ats";
   std::string bearer = "sandbox-bearer";
   // Requests per window; 0 = unlimited. X's figures: mentions 300 per 15 minutes per user
-  // (450 per app); POST /2/tweets 100 per 15 minutes per user and 10,000 per 24 hours.
+  // (450 per app); POST /2/tweets 100 per 15 minutes per user and 10,000 per 24 hours;
+  // GET /2/users/me 75 per 15 minutes per user (sotongd asks once per start, so a test that
+  // restarts it hundreds of times lifts this one).
+  int64_t users_me_limit = 75;
   int64_t mentions_limit = 300;
   int64_t post_limit = 100;
   int64_t post_day_limit = 10'000;
@@ -102,8 +105,6 @@ class XState {
   static constexpr int64_t kDuplicateWindowMs = 86'400'000;
   static constexpr int64_t kDayMs = 86'400'000;
   static constexpr int kMaxWeightedLength = 280;
-  // GET /2/users/me: 75 per user per 15 minutes on X.
-  static constexpr int64_t kUsersMeLimit = 75;
   // Bounds memory against a runaway test, like SandboxState::kMaxStatuses.
   static constexpr std::size_t kMaxPosts = 500'000;
 

@@ -209,11 +209,12 @@ const std::vector<std::string>& Fixture::x_sandbox_args() {
 }
 
 std::string Fixture::x_mention(const std::string& author, const std::string& text,
-                               const std::string& lang) {
+                               const std::string& lang, const std::string& in_reply_to_id) {
   json::object o;
   o["author"] = author;
   o["text"] = text;
   o["lang"] = lang;
+  if (!in_reply_to_id.empty()) o["in_reply_to_id"] = in_reply_to_id;
   auto r = control("POST", "/_sandbox/x/mentions", json::serialize(o));
   if (r.status != 200) throw std::runtime_error("X mention injection failed: " + r.body);
   return std::string(r.json().as_object().at("id").as_string());
@@ -237,11 +238,13 @@ std::vector<json::object> Fixture::posts() {
   return out;
 }
 
-void Fixture::fault(const std::string& kind, int count, const std::string& path_prefix) {
+void Fixture::fault(const std::string& kind, int count, const std::string& path_prefix,
+                    int delay_ms) {
   json::object o;
   o["kind"] = kind;
   o["count"] = count;
   if (!path_prefix.empty()) o["path_prefix"] = path_prefix;
+  if (delay_ms > 0) o["delay_ms"] = delay_ms;
   auto r = control("POST", "/_sandbox/faults", json::serialize(o));
   if (r.status != 200) throw std::runtime_error("fault injection failed: " + r.body);
 }
@@ -303,24 +306,39 @@ void Fixture::write_config(const DaemonSettings& s) {
 }
 
 void Fixture::start_daemon() {
+  spawn_daemon();
+  if (!wait_daemon_ready()) {
+    dump_logs();
+    throw std::runtime_error(hook_port_ == 0 ? "sotongd did not start"
+                                             : "sotongd did not become ready");
+  }
+}
+
+void Fixture::spawn_daemon() {
   std::filesystem::remove(dir() / "hook.port");
+  hook_port_ = 0;
   ++daemon_starts_;
   daemon_ = std::make_unique<Process>(
       std::vector<std::string>{SOTONGD_PATH, "--config", (dir() / "sotong.yaml").string(),
                                "--hook-port-file", (dir() / "hook.port").string()},
       dir() / "sotongd.log");
-  hook_port_ = read_port_file(dir() / "hook.port", std::chrono::seconds(10));
-  if (hook_port_ == 0) {
-    dump_logs();
-    throw std::runtime_error("sotongd did not start");
-  }
+}
+
+bool Fixture::wait_daemon_ready(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  hook_port_ = read_port_file(
+      dir() / "hook.port", std::min<std::chrono::milliseconds>(timeout, std::chrono::seconds(10)));
+  if (hook_port_ == 0) return false;
   // Ready: the connector has verified the account and finished its first poll.
-  bool ready = wait_until([&] { return http("GET", hook_port_, "/healthz").status == 200; },
-                          std::chrono::seconds(15));
-  if (!ready) {
-    dump_logs();
-    throw std::runtime_error("sotongd did not become ready");
-  }
+  return wait_until([&] { return http("GET", hook_port_, "/healthz").status == 200; },
+                    std::chrono::duration_cast<std::chrono::milliseconds>(
+                        deadline - std::chrono::steady_clock::now()));
+}
+
+uint16_t Fixture::hook_port_from_file() const {
+  std::ifstream in(dir() / "hook.port");
+  int v = 0;
+  return in >> v && v > 0 && v < 65536 ? static_cast<uint16_t>(v) : 0;
 }
 
 int Fixture::stop_daemon(int sig) {

@@ -88,17 +88,28 @@ class Fixture {
   std::vector<boost::json::object> posts();
   // The same on the sandbox's X API.
   std::string x_mention(const std::string& author, const std::string& text,
-                        const std::string& lang = "ko");
+                        const std::string& lang = "ko", const std::string& in_reply_to_id = "");
   std::vector<boost::json::object> x_posts();
   // The sandbox's X credentials (OAuth 1.0a user context).
   static const std::vector<std::string>& x_sandbox_args();
-  void fault(const std::string& kind, int count, const std::string& path_prefix = "");
+  // `delay_ms` only for the "delay" kind.
+  void fault(const std::string& kind, int count, const std::string& path_prefix = "",
+             int delay_ms = 0);
   HttpResult control(const std::string& method, const std::string& target,
                      const std::string& body = "");
 
   // Daemon.
   void write_config(const DaemonSettings& s = {});
+  // spawn_daemon() and wait_daemon_ready(); throws if it does not get ready.
   void start_daemon();
+  // Starts sotongd and returns at once: it may not have opened its store yet.
+  void spawn_daemon();
+  // Waits for the hook's port file, then for /healthz to answer 200; false on timeout.
+  bool wait_daemon_ready(std::chrono::milliseconds timeout = std::chrono::seconds(25));
+  // The port in the hook's port file now, 0 if there is none yet (sotongd starting; after a
+  // kill the file names the dead process's port until the next spawn). Reads only the file,
+  // so other threads may call it while this one restarts sotongd.
+  uint16_t hook_port_from_file() const;
   int stop_daemon(int sig = SIGTERM);  // and wait; the exit code
   void kill_daemon();                  // SIGKILL and wait
   void signal_daemon(int sig);

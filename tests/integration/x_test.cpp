@@ -43,6 +43,16 @@ class OnX : public ::testing::Test {
   bool wait_x_posts(std::size_t n) {
     return wait_until([&] { return f.x_posts().size() >= n; }, std::chrono::seconds(20));
   }
+  // Until the sandbox has refused `n` posts as duplicate content.
+  bool wait_duplicates_rejected(int n) {
+    return wait_until(
+        [&] {
+          auto stats = f.control("GET", "/_sandbox/stats").json();
+          return stats.is_object() && stats.as_object().contains("x_duplicates_rejected") &&
+                 stats.as_object().at("x_duplicates_rejected").to_number<int>() >= n;
+        },
+        std::chrono::seconds(20));
+  }
   Fixture f;
 };
 
@@ -76,18 +86,51 @@ TEST_F(OnX, LostAnswerIsRecordedThroughDuplicateContentNotPostedTwice) {
   start(false);
   f.fault("lost_answer", 1, "/2/tweets");
   auto id = f.x_mention("dup_citizen", "@songpaOK 버스 정류장 안내판이 꺼졌어요");
-  ASSERT_TRUE(wait_until(
-      [&] {
-        auto stats = f.control("GET", "/_sandbox/stats").json();
-        return stats.is_object() && stats.as_object().contains("x_duplicates_rejected") &&
-               stats.as_object().at("x_duplicates_rejected").to_number<int>() >= 1;
-      },
-      std::chrono::seconds(20)));
+  ASSERT_TRUE(wait_duplicates_rejected(1));
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   EXPECT_EQ(x_replies_to(f, id).size(), 1u);
   auto ticket = f.ticket_for_mention(id);
   auto t = f.hook("GET", "/v1/tickets/" + ticket, Fixture::department_tokens().at("transport"));
   EXPECT_EQ(t.status, 200);
+}
+
+// Known gap found by the crash harness, disabled until fixed: a reply whose answer was lost is
+// recorded under the post id "duplicate" (X's 403 does not say which post holds the text), so
+// the citizen's answer under that reply is not found in the ticket's thread: it opens a second
+// ticket, acknowledged with a second number.
+TEST_F(OnX, DISABLED_AnswerUnderAReplyRecordedAsDuplicateJoinsItsTicket) {
+  start(false);
+  f.fault("lost_answer", 1, "/2/tweets");
+  auto id = f.x_mention("dup_citizen", "@songpaOK 버스 정류장 안내판이 꺼졌어요");
+  ASSERT_TRUE(wait_duplicates_rejected(1));
+  ASSERT_EQ(x_replies_to(f, id).size(), 1u);
+  auto under = f.x_mention("dup_citizen", "@songpaOK 사진 한 장 더 올립니다", "ko",
+                           str(x_replies_to(f, id).at(0), "id"));
+  std::this_thread::sleep_for(std::chrono::seconds(3));  // three polls
+  EXPECT_EQ(f.ticket_for_mention(under), "") << "the answer opened a ticket of its own";
+  EXPECT_EQ(f.x_posts().size(), 1u);
+}
+
+// Known gap found by the crash harness, disabled until fixed: the "added" template renders one
+// text per ticket, X refuses the second identical text with 403 "duplicate content", and
+// sotongd takes that for its own earlier attempt: the citizen's second addition to an open
+// ticket is marked posted in the outbox and never is.
+TEST_F(OnX, DISABLED_SecondAdditionToAnOpenTicketIsAnswered) {
+  f.start_sandbox(Fixture::x_sandbox_args());
+  DaemonSettings s;
+  s.x = true;
+  s.mastodon = false;
+  s.extra_yaml = "threads:\n  ack_additions: true\n";
+  f.write_config(s);
+  f.start_daemon();
+  auto id = f.x_mention("adder", "@songpaOK 육교 계단에 구멍이 있어요");
+  ASSERT_TRUE(wait_x_posts(1));
+  const std::string ack = str(x_replies_to(f, id).at(0), "id");
+  f.x_mention("adder", "@songpaOK 사진 한 장 더 올립니다", "ko", ack);
+  ASSERT_TRUE(wait_x_posts(2));
+  auto second = f.x_mention("adder", "@songpaOK 위치는 3번 출구 옆입니다", "ko", ack);
+  EXPECT_TRUE(wait_x_posts(3)) << "the second addition was never answered";
+  EXPECT_EQ(x_replies_to(f, second).size(), 1u);
 }
 
 TEST_F(OnX, SpentPostingBudgetWaitsForTheResetAndUrgentGoesFirst) {

@@ -261,6 +261,18 @@ TEST_F(SandboxStateTest, AFaultCanNameTheMethod) {
   EXPECT_EQ(state_.take_fault("POST", "/api/v1/statuses"), FaultKind::kLostAnswer);
 }
 
+TEST_F(SandboxStateTest, DelayFaultHandsOutItsDelayAndNeedsOne) {
+  EXPECT_FALSE(state_.add_fault(FaultKind::kDelay, 1, "", 0).ok());
+  EXPECT_FALSE(state_.add_fault(FaultKind::kDelay, 1, "", SandboxState::kMaxFaultDelayMs + 1).ok());
+  EXPECT_FALSE(state_.add_fault(FaultKind::kHang, 1, "", 500).ok());
+  ASSERT_TRUE(state_.add_fault(FaultKind::kDelay, 1, "/api/v1/statuses", 700).ok());
+  int64_t delay_ms = 0;
+  EXPECT_EQ(state_.take_fault("POST", "/api/v1/statuses", &delay_ms), FaultKind::kDelay);
+  EXPECT_EQ(delay_ms, 700);
+  EXPECT_FALSE(state_.take_fault("POST", "/api/v1/statuses", &delay_ms));
+  EXPECT_EQ(parse_fault_kind("delay"), FaultKind::kDelay);
+}
+
 TEST_F(SandboxStateTest, FaultCountMustBePositive) {
   EXPECT_FALSE(state_.add_fault(FaultKind::kHang, 0, "").ok());
 }

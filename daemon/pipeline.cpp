@@ -188,6 +188,9 @@ Result<ReplyDraft> render_reply(const Runtime& rt, const std::string& key, const
   };
   auto body = templates.render(key, d.language, vars, t.number);
   if (!body) return Error{body.error()};
+  // The second reply of a kind on one ticket says so, and differs from the first: X refuses
+  // a text it has seen, and a refusal would pass for our own earlier attempt.
+  if (t.repeat > 0) *body = "(" + std::to_string(t.repeat + 1) + ") " + *body;
   // The citizen's address comes first so the platform notifies them; never their text.
   std::string prefix = "@" + t.author_acct + " ";
   d.text = prefix + (fit ? fit(prefix, *body) : *body);

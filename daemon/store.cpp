@@ -528,6 +528,13 @@ Result<IngestOutcome> Store::ingest(const Mention& m, const Decision& d, const D
   return ingest(m, d, o, keyed, now_ms);
 }
 
+Result<int64_t> Store::replies_of_kind(int64_t ticket_id, const std::string& kind) {
+  Stmt s(*db_, "SELECT count(*) FROM outbox WHERE ticket_id = ?1 AND kind = ?2");
+  s.bind(1, ticket_id).bind(2, kind);
+  if (!s.step()) return Error{"replies of kind: " + s.error()};
+  return s.i64(0);
+}
+
 Result<int64_t> Store::acks_since(const Mention& m, int64_t since_ms) {
   // Platforms give a stable author id; the address is the fallback where one is missing.
   Stmt s(*db_,
@@ -587,11 +594,15 @@ Result<IngestOutcome> Store::ingest(const Mention& m, const Decision& d, const I
       return Error{seen.error()};
     }
   }
-  auto queue = [&](const TicketRow& t, const std::string& key) -> Status {
+  auto queue = [&](const TicketRow& ticket, const std::string& key) -> Status {
     if (key.empty() || !draft) return Status::Ok();
+    const std::string kind = key.rfind("ack", 0) == 0 || key == o.limit_key ? "ack" : key;
+    TicketRow t = ticket;
+    auto n = replies_of_kind(t.id, kind);
+    if (!n) return Error{n.error()};
+    t.repeat = static_cast<int>(*n);
     auto r = draft(t, key);
     if (!r) return Error{"reply \"" + key + "\" for " + t.number + ": " + r.error()};
-    const std::string kind = key.rfind("ack", 0) == 0 || key == o.limit_key ? "ack" : key;
     auto id = queue_reply(t, kind, *r, m.id, now_ms);
     if (!id) return Error{id.error()};
     out.outbox_id = *id;
@@ -935,6 +946,9 @@ Result<CloseOutcome> Store::close_ticket(const std::string& number, const std::s
   if (auto s = add_event(out.ticket.id, now_ms, actor, "closed", resolution); !s)
     return Error{s.error()};
   if (followup) {
+    auto n = replies_of_kind(out.ticket.id, "followup");
+    if (!n) return Error{n.error()};
+    out.ticket.repeat = static_cast<int>(*n);
     auto draft = followup(out.ticket);
     if (!draft) return Error{"follow-up for " + number + ": " + draft.error()};
     auto id = queue_reply(out.ticket, "followup", *draft, out.ticket.mention_id, now_ms);

@@ -51,6 +51,9 @@ struct TicketRow {
   bool notify = false;  // the department is to be told at once
   std::string neighbourhood;
   int reopened = 0;  // times a citizen reopened it
+  // Replies of the kind being drafted that the ticket already has (set for a draft only): a
+  // second "added" or follow-up must not repeat the first word for word, which X refuses.
+  int repeat = 0;
   std::string resolution;
   std::string closed_by;
   int64_t created_at_ms = 0;
@@ -235,6 +238,7 @@ class Store {
   Result<std::string> next_ticket_number(int64_t now_ms, const std::string& prefix, int year = 0);
   Result<int64_t> queue_reply(const TicketRow& t, const std::string& kind, const ReplyDraft& d,
                               const std::string& in_reply_to, int64_t now_ms);
+  Result<int64_t> replies_of_kind(int64_t ticket_id, const std::string& kind);
   Result<int64_t> acks_since(const Mention& m, int64_t since_ms);
   Result<std::optional<TicketRow>> thread_ticket(const Mention& m);
   Status add_thread_post(int64_t ticket_id, const std::string& platform, const std::string& account,

@@ -111,11 +111,10 @@ TEST_F(OnX, DISABLED_AnswerUnderAReplyRecordedAsDuplicateJoinsItsTicket) {
   EXPECT_EQ(f.x_posts().size(), 1u);
 }
 
-// Known gap found by the crash harness, disabled until fixed: the "added" template renders one
-// text per ticket, X refuses the second identical text with 403 "duplicate content", and
-// sotongd takes that for its own earlier attempt: the citizen's second addition to an open
-// ticket is marked posted in the outbox and never is.
-TEST_F(OnX, DISABLED_SecondAdditionToAnOpenTicketIsAnswered) {
+// Found by the crash harness: the "added" template rendered one text per ticket, X refused the
+// second identical text with 403 "duplicate content", and sotongd took that for its own
+// earlier attempt. The second reply of a kind now carries its number.
+TEST_F(OnX, SecondAdditionToAnOpenTicketIsAnswered) {
   f.start_sandbox(Fixture::x_sandbox_args());
   DaemonSettings s;
   s.x = true;
@@ -130,7 +129,8 @@ TEST_F(OnX, DISABLED_SecondAdditionToAnOpenTicketIsAnswered) {
   ASSERT_TRUE(wait_x_posts(2));
   auto second = f.x_mention("adder", "@songpaOK 위치는 3번 출구 옆입니다", "ko", ack);
   EXPECT_TRUE(wait_x_posts(3)) << "the second addition was never answered";
-  EXPECT_EQ(x_replies_to(f, second).size(), 1u);
+  ASSERT_EQ(x_replies_to(f, second).size(), 1u);
+  EXPECT_NE(str(x_replies_to(f, second).at(0), "text").find("(2) "), std::string::npos);
 }
 
 TEST_F(OnX, SpentPostingBudgetWaitsForTheResetAndUrgentGoesFirst) {

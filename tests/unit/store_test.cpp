@@ -312,6 +312,14 @@ TEST_F(StoreTest, AReplyUnderAnOpenTicketJoinsItWithoutANewTicket) {
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows[1].kind, "added");
   EXPECT_EQ(rows[1].in_reply_to_id, "102");
+  // The draft learns how many replies of its kind came before (the second one is numbered).
+  std::vector<int> repeats;
+  KeyedDraftFn counting = [&](const TicketRow& t, const std::string& key) -> Result<ReplyDraft> {
+    repeats.push_back(t.repeat);
+    return ReplyDraft{key + " " + std::to_string(t.repeat), "ko"};
+  };
+  ASSERT_TRUE(store->ingest(reply_to("103", "102", "또 하나"), roads(), o, counting, 4).ok());
+  ASSERT_EQ(repeats, std::vector<int>{1});
 }
 
 TEST_F(StoreTest, ReplyingToOurPostedReplyFindsTheTicket) {

@@ -553,18 +553,24 @@ Result<std::optional<TicketRow>> Store::thread_ticket(const Mention& m) {
                     " FROM tickets WHERE id = (SELECT ticket_id FROM thread_posts WHERE "
                     "platform = ?1 AND account = ?2 AND post_id = ?3)" +
                     lock_clause();
-  Stmt s(*db_, sql.c_str());
-  s.bind(1, m.platform).bind(2, m.account).bind(3, m.in_reply_to_id);
-  if (!s.step()) {
-    if (!s.ok()) return Error{"thread: " + s.error()};
-    return std::optional<TicketRow>();
+  // The post answered, else the conversation's first post: X names the conversation, and a
+  // reply of ours recorded without its id (X's "duplicate content") is found through it.
+  for (const std::string* post : {&m.in_reply_to_id, &m.thread_id}) {
+    if (post->empty() || (post == &m.thread_id && m.thread_id == m.in_reply_to_id)) continue;
+    Stmt s(*db_, sql.c_str());
+    s.bind(1, m.platform).bind(2, m.account).bind(3, *post);
+    if (!s.step()) {
+      if (!s.ok()) return Error{"thread: " + s.error()};
+      continue;
+    }
+    TicketRow t = read_ticket(s);
+    // Someone else answering in the thread has a complaint of their own.
+    const bool same_author = (!t.author_id.empty() && t.author_id == m.author_id) ||
+                             (t.author_id.empty() && t.author_acct == m.author_acct);
+    if (!same_author) return std::optional<TicketRow>();
+    return std::optional<TicketRow>(std::move(t));
   }
-  TicketRow t = read_ticket(s);
-  // Someone else answering in the thread has a complaint of their own.
-  const bool same_author = (!t.author_id.empty() && t.author_id == m.author_id) ||
-                           (t.author_id.empty() && t.author_acct == m.author_acct);
-  if (!same_author) return std::optional<TicketRow>();
-  return std::optional<TicketRow>(std::move(t));
+  return std::optional<TicketRow>();
 }
 
 Status Store::add_thread_post(int64_t ticket_id, const std::string& platform,

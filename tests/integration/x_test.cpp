@@ -94,11 +94,11 @@ TEST_F(OnX, LostAnswerIsRecordedThroughDuplicateContentNotPostedTwice) {
   EXPECT_EQ(t.status, 200);
 }
 
-// Known gap found by the crash harness, disabled until fixed: a reply whose answer was lost is
-// recorded under the post id "duplicate" (X's 403 does not say which post holds the text), so
-// the citizen's answer under that reply is not found in the ticket's thread: it opens a second
-// ticket, acknowledged with a second number.
-TEST_F(OnX, DISABLED_AnswerUnderAReplyRecordedAsDuplicateJoinsItsTicket) {
+// Found by the crash harness: a reply whose answer was lost is recorded under the post id
+// "duplicate" (X's 403 does not say which post holds the text), so the citizen's answer under
+// that reply was not found in the ticket's thread and opened a second ticket. The
+// conversation's first post (the citizen's mention) finds it now.
+TEST_F(OnX, AnswerUnderAReplyRecordedAsDuplicateJoinsItsTicket) {
   start(false);
   f.fault("lost_answer", 1, "/2/tweets");
   auto id = f.x_mention("dup_citizen", "@songpaOK 버스 정류장 안내판이 꺼졌어요");

@@ -334,6 +334,26 @@ TEST_F(StoreTest, ReplyingToOurPostedReplyFindsTheTicket) {
   EXPECT_EQ(added->ticket_number, opened.ticket_number);
 }
 
+TEST_F(StoreTest, AReplyUnderAPostWeNeverLearnedIsFoundThroughItsConversation) {
+  Mention first = sample("100");
+  first.author_id = "42";
+  auto opened = store->ingest(first, roads(), IngestOptions{}, keyed(), 1).value();
+  // Our reply was posted but recorded without its id (X's "duplicate content" answer): the
+  // citizen answers under a post the store does not know, in the conversation of their mention.
+  Mention under = reply_to("101", "555", "사진 추가합니다");
+  under.thread_id = "100";
+  auto r = store->ingest(under, roads(), IngestOptions{}, keyed(), 2).value();
+  EXPECT_EQ(r.kind, IngestOutcome::Kind::kAddedToTicket);
+  EXPECT_EQ(r.ticket_number, opened.ticket_number);
+  // Someone else in that conversation still gets a ticket of their own.
+  Mention other = reply_to("102", "555", "저희 집 앞도 그래요");
+  other.thread_id = "100";
+  other.author_id = "77";
+  other.author_acct = "other@example.org";
+  EXPECT_EQ(store->ingest(other, roads(), IngestOptions{}, keyed(), 3)->kind,
+            IngestOutcome::Kind::kCreated);
+}
+
 TEST_F(StoreTest, SomeoneElseInTheThreadOpensTheirOwnTicket) {
   Mention first = sample("100");
   first.author_id = "42";

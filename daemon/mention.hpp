@@ -39,8 +39,9 @@ struct Mention {
   std::string text;             // plain text, our own handle removed
   std::string language;         // BCP 47 primary tag or empty
   Visibility visibility = Visibility::kPublic;
-  std::string in_reply_to_id;  // empty if it starts a thread
-  std::string thread_id;       // conversation id where the platform has one
+  std::string in_reply_to_id;     // empty if it starts a thread
+  std::string thread_id;          // conversation id where the platform has one
+  bool in_reply_to_self = false;  // it answers a post of our own account
   int64_t created_at_ms = 0;
 };
 

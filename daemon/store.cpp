@@ -549,16 +549,35 @@ Result<int64_t> Store::acks_since(const Mention& m, int64_t since_ms) {
 
 Result<std::optional<TicketRow>> Store::thread_ticket(const Mention& m) {
   if (m.in_reply_to_id.empty()) return std::optional<TicketRow>();
-  std::string sql = std::string("SELECT ") + kTicketColumns +
-                    " FROM tickets WHERE id = (SELECT ticket_id FROM thread_posts WHERE "
-                    "platform = ?1 AND account = ?2 AND post_id = ?3)" +
-                    lock_clause();
-  // The post answered, else the conversation's first post: X names the conversation, and a
-  // reply of ours recorded without its id (X's "duplicate content") is found through it.
-  for (const std::string* post : {&m.in_reply_to_id, &m.thread_id}) {
-    if (post->empty() || (post == &m.thread_id && m.thread_id == m.in_reply_to_id)) continue;
+  const std::string cols = std::string("SELECT ") + kTicketColumns + " FROM tickets WHERE ";
+  // Where the ticket may be, best first: the post answered; else, for an answer to a reply of
+  // ours that was recorded without its id (X's "duplicate content" answer does not say which
+  // post it was), the author's newest ticket with such a reply; else the conversation's first
+  // post (X names the conversation).
+  struct Lookup {
+    std::string sql;
+    std::string arg;
+    bool by_author = false;  // binds the author's address as ?4
+  };
+  std::vector<Lookup> lookups;
+  const std::string by_post =
+      cols +
+      "id = (SELECT ticket_id FROM thread_posts WHERE platform = ?1 AND account = ?2 AND "
+      "post_id = ?3)";
+  lookups.push_back({by_post, m.in_reply_to_id});
+  if (m.in_reply_to_self)
+    lookups.push_back(
+        {cols + "platform = ?1 AND account = ?2 AND (CASE WHEN ?3 != '' THEN author_id = ?3 ELSE "
+                "author_acct = ?4 END) AND id IN (SELECT ticket_id FROM outbox WHERE "
+                "platform_post_id = 'duplicate') ORDER BY id DESC LIMIT 1",
+         m.author_id, true});
+  if (!m.thread_id.empty() && m.thread_id != m.in_reply_to_id)
+    lookups.push_back({by_post, m.thread_id});
+  for (const auto& l : lookups) {
+    const std::string sql = l.sql + lock_clause();
     Stmt s(*db_, sql.c_str());
-    s.bind(1, m.platform).bind(2, m.account).bind(3, *post);
+    s.bind(1, m.platform).bind(2, m.account).bind(3, l.arg);
+    if (l.by_author) s.bind(4, m.author_acct);
     if (!s.step()) {
       if (!s.ok()) return Error{"thread: " + s.error()};
       continue;
@@ -567,8 +586,7 @@ Result<std::optional<TicketRow>> Store::thread_ticket(const Mention& m) {
     // Someone else answering in the thread has a complaint of their own.
     const bool same_author = (!t.author_id.empty() && t.author_id == m.author_id) ||
                              (t.author_id.empty() && t.author_acct == m.author_acct);
-    if (!same_author) return std::optional<TicketRow>();
-    return std::optional<TicketRow>(std::move(t));
+    if (same_author) return std::optional<TicketRow>(std::move(t));
   }
   return std::optional<TicketRow>();
 }

@@ -136,6 +136,7 @@ Result<MentionsPage> parse_mentions_page(std::string_view body, const std::strin
     if (m.language == "und" || m.language.size() > 35) m.language.clear();
     m.visibility = Visibility::kPublic;  // mentions are public posts; DMs are another API
     m.thread_id = str(t, "conversation_id");
+    m.in_reply_to_self = !self_id.empty() && str(t, "in_reply_to_user_id") == self_id;
     for (const char* key : {"referenced_tweets", "referenced_posts"}) {
       auto refs = t.find(key);
       if (refs == t.end() || !refs->value().is_array()) continue;

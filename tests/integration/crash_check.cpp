@@ -57,6 +57,8 @@ class Checker {
         if (!m.on_x)
           note(nullptr, "mention " + m.id + " answers our post " + m.under_post +
                             ", which no outbox row names");
+        // Found anyway (the conversation, or the author's ticket with an unrecorded reply).
+        if (s->second->decision == "thread") continue;
         ++v_.unthreaded;
       }
       const auto& own = index_.tickets_of[{account, m.id}];

@@ -33,10 +33,10 @@ struct CrashVerdict {
   int lost = 0;     // mentions, replies or closes with nothing to show for them
   int doubled = 0;  // second tickets, second posts, posts nothing queued
   // X only: replies recorded as post "duplicate" (an answer lost, the retry refused as
-  // duplicate content), and citizens' additions under such a reply, which sotongd cannot
-  // find in the thread: they open a ticket of their own.
+  // duplicate content), and citizens' additions under such a reply that sotongd did not find
+  // (through the conversation or the author's ticket) and so opened a ticket of their own.
   int x_duplicates = 0;
-  int unthreaded = 0;
+  int unthreaded = 0;  // answers under an unrecorded reply of ours that opened their own ticket
   std::vector<std::string> problems;  // every finding, lost and doubled ones included
 };
 

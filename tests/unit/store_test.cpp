@@ -354,6 +354,21 @@ TEST_F(StoreTest, AReplyUnderAPostWeNeverLearnedIsFoundThroughItsConversation) {
             IngestOutcome::Kind::kCreated);
 }
 
+TEST_F(StoreTest, AnAnswerToOurUnrecordedReplyFindsTheAuthorsTicket) {
+  // The citizen's mention answers another citizen's post (a conversation that is not theirs);
+  // our reply to it was posted but recorded without its id.
+  Mention first = reply_to("200", "150", "저도 같은 문제가 있어요");
+  auto opened = store->ingest(first, roads(), IngestOptions{}, keyed(), 1).value();
+  ASSERT_EQ(opened.kind, IngestOutcome::Kind::kCreated);
+  ASSERT_TRUE(store->mark_sent(opened.outbox_id, "duplicate", 2).ok());
+  Mention under = reply_to("201", "999", "사진 추가합니다");
+  under.thread_id = "150";
+  under.in_reply_to_self = true;
+  auto r = store->ingest(under, roads(), IngestOptions{}, keyed(), 3).value();
+  EXPECT_EQ(r.kind, IngestOutcome::Kind::kAddedToTicket);
+  EXPECT_EQ(r.ticket_number, opened.ticket_number);
+}
+
 TEST_F(StoreTest, SomeoneElseInTheThreadOpensTheirOwnTicket) {
   Mention first = sample("100");
   first.author_id = "42";

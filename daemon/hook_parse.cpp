@@ -30,6 +30,8 @@ Route match_route(std::string_view method, std::string_view target) {
     r.ticket = seg[2];
     if (seg.size() == 3) return want("GET", Route::Kind::kGetTicket);
     if (seg.size() == 4 && seg[3] == "close") return want("POST", Route::Kind::kCloseTicket);
+    if (seg.size() == 4 && seg[3] == "reopen") return want("POST", Route::Kind::kReopenTicket);
+    if (seg.size() == 4 && seg[3] == "events") return want("GET", Route::Kind::kTicketEvents);
   }
   r.kind = Route::Kind::kNotFound;
   return r;
@@ -78,7 +80,10 @@ bool valid_ticket_number(std::string_view s) {
   return true;
 }
 
-Result<std::string> parse_close_body(std::string_view body) {
+namespace {
+
+// {"<field>": "..."} and nothing else → the text, sanitised and bounded.
+Result<std::string> parse_text_body(std::string_view body, const std::string& field) {
   boost::system::error_code ec;
   json::parse_options opt;
   opt.max_depth = 8;
@@ -87,17 +92,27 @@ Result<std::string> parse_close_body(std::string_view body) {
   if (!v.is_object()) return Error{"body must be a JSON object"};
   const auto& o = v.get_object();
   for (const auto& kv : o)
-    if (kv.key() != "resolution") return Error{"unknown field \"" + std::string(kv.key()) + "\""};
-  auto it = o.find("resolution");
-  if (it == o.end() || !it->value().is_string()) return Error{"resolution must be a string"};
+    if (kv.key() != field) return Error{"unknown field \"" + std::string(kv.key()) + "\""};
+  auto it = o.find(field);
+  if (it == o.end() || !it->value().is_string()) return Error{field + " must be a string"};
   std::string res = text::nfc(std::string(it->value().get_string()));
   auto first = res.find_first_not_of(" \n\t");
-  if (first == std::string::npos) return Error{"resolution must not be empty"};
+  if (first == std::string::npos) return Error{field + " must not be empty"};
   res.erase(0, first);
   res.erase(res.find_last_not_of(" \n\t") + 1);
   if (res.size() > kMaxResolutionBytes)
-    return Error{"resolution is longer than " + std::to_string(kMaxResolutionBytes) + " bytes"};
+    return Error{field + " is longer than " + std::to_string(kMaxResolutionBytes) + " bytes"};
   return res;
+}
+
+}  // namespace
+
+Result<std::string> parse_close_body(std::string_view body) {
+  return parse_text_body(body, "resolution");
+}
+
+Result<std::string> parse_reopen_body(std::string_view body) {
+  return parse_text_body(body, "reason");
 }
 
 Result<TicketFilter> parse_list_query(const std::map<std::string, std::string>& q,
@@ -173,6 +188,22 @@ std::string error_json(std::string_view message) {
   json::object o;
   o["error"] = message;
   return json::serialize(o);
+}
+
+json::object events_json(const std::string& number, const std::vector<EventRow>& events) {
+  json::array arr;
+  for (const auto& e : events) {
+    json::object o;
+    o["at"] = iso8601_utc(e.at_ms);
+    o["actor"] = e.actor;
+    o["kind"] = e.kind;
+    o["detail"] = e.detail;
+    arr.push_back(std::move(o));
+  }
+  json::object out;
+  out["ticket"] = number;
+  out["events"] = std::move(arr);
+  return out;
 }
 
 }  // namespace sotong::hook

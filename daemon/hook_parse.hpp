@@ -19,7 +19,16 @@ constexpr std::size_t kMaxResolutionBytes = 4000;
 constexpr int kMaxListLimit = 200;
 
 struct Route {
-  enum class Kind { kHealth, kGetTicket, kListTickets, kCloseTicket, kNotFound, kBadMethod };
+  enum class Kind {
+    kHealth,
+    kGetTicket,
+    kListTickets,
+    kCloseTicket,
+    kReopenTicket,
+    kTicketEvents,
+    kNotFound,
+    kBadMethod
+  };
   Kind kind = Kind::kNotFound;
   std::string ticket;                        // for ticket routes
   std::map<std::string, std::string> query;  // decoded query parameters (last one wins)
@@ -38,12 +47,16 @@ bool valid_ticket_number(std::string_view s);
 
 // {"resolution": "..."} → the resolution, sanitised (valid UTF-8, NFC, no control characters).
 Result<std::string> parse_close_body(std::string_view body);
+// {"reason": "..."} → the reason a department reopens a ticket, sanitised the same way.
+Result<std::string> parse_reopen_body(std::string_view body);
 
 // status, department, after, limit → a filter. `department` is the caller's own.
 Result<TicketFilter> parse_list_query(const std::map<std::string, std::string>& q,
                                       const std::string& department);
 
 boost::json::object ticket_json(const TicketRow& t);
+// {"ticket": number, "events": [{"at", "actor", "kind", "detail"}]}: the audit trail.
+boost::json::object events_json(const std::string& number, const std::vector<EventRow>& events);
 std::string error_json(std::string_view message);
 
 }  // namespace sotong::hook

@@ -118,10 +118,58 @@ struct HookServer::Impl {
       if (static_cast<int>(rows->size()) == f->limit) o["next"] = std::to_string(rows->back().id);
       co_return json_response(200, json::serialize(o));
     }
-    // kCloseTicket
+    if (route.kind == K::kTicketEvents) {
+      auto job =
+          [n = route.ticket](
+              Store& s) -> Result<std::pair<std::optional<TicketRow>, std::vector<EventRow>>> {
+        auto t = s.ticket(n);
+        if (!t) return Error{t.error()};
+        if (!*t) return std::make_pair(std::optional<TicketRow>(), std::vector<EventRow>());
+        auto ev = s.events(n);
+        if (!ev) return Error{ev.error()};
+        return std::make_pair(std::move(*t), std::move(*ev));
+      };
+      auto r = co_await store.run(std::move(job));
+      if (!r) co_return store_unavailable(rt->config, "store unavailable");
+      if (!r->first) co_return error(404, "no such ticket");
+      if (r->first->department != *dept)
+        co_return error(403, "this ticket belongs to another department");
+      co_return json_response(200, json::serialize(hook::events_json(route.ticket, r->second)));
+    }
     auto ct = req[http::field::content_type];
     if (!ct.empty() && ct.substr(0, 16) != "application/json")
       co_return error(415, "content type must be application/json");
+    if (route.kind == K::kReopenTicket) {
+      auto reason = hook::parse_reopen_body(req.body());
+      if (!reason) co_return error(400, reason.error());
+      if (!store.healthy())
+        co_return store_unavailable(rt->config,
+                                    "the store is not taking writes; nothing was changed");
+      std::string actor = "department:" + *dept;
+      auto job = [n = route.ticket, d = *dept, why = *reason, actor](Store& s) {
+        return s.reopen_ticket(n, d, why, actor, now_ms());
+      };
+      auto r = co_await store.run(std::move(job));
+      if (!r) {
+        spdlog::error("ticket={} reopen failed: {}", route.ticket, r.error());
+        co_return store_unavailable(rt->config, "store unavailable; nothing was changed");
+      }
+      switch (r->kind) {
+        case ReopenOutcome::Kind::kNotFound:
+          co_return error(404, "no such ticket");
+        case ReopenOutcome::Kind::kForbidden:
+          spdlog::warn("ticket={} reopen refused: department {} does not own it", route.ticket,
+                       *dept);
+          co_return error(403, "this ticket belongs to another department");
+        case ReopenOutcome::Kind::kAlreadyOpen:
+          co_return error(409, "ticket is already open");
+        case ReopenOutcome::Kind::kReopened:
+          break;
+      }
+      spdlog::info("ticket={} reopened by {}", r->ticket.number, actor);
+      co_return json_response(200, json::serialize(hook::ticket_json(r->ticket)));
+    }
+    // kCloseTicket
     auto resolution = hook::parse_close_body(req.body());
     if (!resolution) co_return error(400, resolution.error());
     // A failing store refuses writes whole; saying so at once beats a half-hearted try.

@@ -988,6 +988,44 @@ Result<CloseOutcome> Store::close_ticket(const std::string& number, const std::s
   return out;
 }
 
+Result<ReopenOutcome> Store::reopen_ticket(const std::string& number, const std::string& department,
+                                           const std::string& reason, const std::string& actor,
+                                           int64_t now_ms) {
+  Transaction tx(*db_);
+  if (!tx.begun()) return Error{tx.error()};
+  ReopenOutcome out;
+  auto t = ticket_where("number = ?1", number, true);
+  if (!t) return Error{t.error()};
+  if (!*t) {
+    out.kind = ReopenOutcome::Kind::kNotFound;
+    return out;
+  }
+  out.ticket = std::move(**t);
+  if (!department.empty() && out.ticket.department != department) {
+    out.kind = ReopenOutcome::Kind::kForbidden;
+    return out;
+  }
+  if (out.ticket.status == "open") {
+    out.kind = ReopenOutcome::Kind::kAlreadyOpen;
+    return out;
+  }
+  Stmt up(*db_,
+          "UPDATE tickets SET status = 'open', resolution = '', closed_by = '', closed_at = 0, "
+          "updated_at = ?2 WHERE id = ?1");
+  up.bind(1, out.ticket.id).bind(2, now_ms);
+  if (auto s = up.run(); !s) return Error{"reopen: " + s.error()};
+  if (auto s = add_event(out.ticket.id, now_ms, actor, "reopened", reason); !s)
+    return Error{s.error()};
+  if (auto s = tx.commit(); !s) return Error{s.error()};
+  out.ticket.status = "open";
+  out.ticket.resolution.clear();
+  out.ticket.closed_by.clear();
+  out.ticket.closed_at_ms = 0;
+  out.ticket.updated_at_ms = now_ms;
+  out.kind = ReopenOutcome::Kind::kReopened;
+  return out;
+}
+
 Result<std::optional<TicketRow>> Store::ticket_where(const char* where, const std::string& arg,
                                                      bool for_update) {
   std::string sql = std::string("SELECT ") + kTicketColumns + " FROM tickets WHERE " + where;

@@ -130,6 +130,12 @@ struct CloseOutcome {
   int64_t outbox_id = 0;
 };
 
+struct ReopenOutcome {
+  enum class Kind { kReopened, kNotFound, kForbidden, kAlreadyOpen };
+  Kind kind = Kind::kReopened;
+  TicketRow ticket;
+};
+
 struct TicketFilter {
   std::string status;      // empty = any
   std::string department;  // empty = any
@@ -205,6 +211,12 @@ class Store {
   Result<CloseOutcome> close_ticket(const std::string& number, const std::string& department,
                                     const std::string& resolution, const std::string& actor,
                                     const DraftFn& followup, int64_t now_ms);
+
+  // One transaction: a department (empty = admin) opens its closed ticket again, with the
+  // reason in the audit trail. Nothing is posted: the citizen hears at the next close.
+  Result<ReopenOutcome> reopen_ticket(const std::string& number, const std::string& department,
+                                      const std::string& reason, const std::string& actor,
+                                      int64_t now_ms);
 
   Result<std::optional<TicketRow>> ticket(const std::string& number);
   Result<std::vector<TicketRow>> list_tickets(const TicketFilter& filter);

@@ -147,6 +147,50 @@ TEST_F(EndToEnd, ClosingTicketPostsFollowUpInTheCitizensThread) {
   EXPECT_EQ(f.posts().size(), 2u);
 }
 
+TEST_F(EndToEnd, TheAuditTrailAndAReopenThroughTheHook) {
+  auto id = f.mention("rea_citizen", "만리재로 193 앞 육교에 구멍이 두 군데 났어요");
+  ASSERT_TRUE(f.wait_for_posts(1));
+  auto ticket = f.ticket_for_mention(id);
+  ASSERT_FALSE(ticket.empty());
+  const auto& roads = Fixture::department_tokens().at("roads");
+  ASSERT_EQ(f.hook("POST", "/v1/tickets/" + ticket + "/close", roads,
+                   R"({"resolution":"육교 보수를 완료했습니다"})")
+                .status,
+            200);
+  ASSERT_TRUE(f.wait_for_posts(2));
+  // Another department may neither read the trail nor reopen.
+  const auto& welfare = Fixture::department_tokens().at("welfare");
+  EXPECT_EQ(f.hook("GET", "/v1/tickets/" + ticket + "/events", welfare).status, 403);
+  EXPECT_EQ(
+      f.hook("POST", "/v1/tickets/" + ticket + "/reopen", welfare, R"({"reason":"x"})").status,
+      403);
+  auto reopened = f.hook("POST", "/v1/tickets/" + ticket + "/reopen", roads,
+                         R"({"reason":"아직 구멍이 있음"})");
+  ASSERT_EQ(reopened.status, 200) << reopened.body;
+  EXPECT_EQ(str(reopened.json().as_object(), "status"), "open");
+  EXPECT_EQ(
+      f.hook("POST", "/v1/tickets/" + ticket + "/reopen", roads, R"({"reason":"again"})").status,
+      409);
+  ASSERT_EQ(f.hook("POST", "/v1/tickets/" + ticket + "/close", roads,
+                   R"({"resolution":"다시 보수했습니다"})")
+                .status,
+            200);
+  ASSERT_TRUE(f.wait_for_posts(3));
+  auto replies = f.replies_to(id);
+  ASSERT_EQ(replies.size(), 3u);
+  EXPECT_NE(str(replies[2], "text").find("(2) "), std::string::npos) << str(replies[2], "text");
+  auto trail = f.hook("GET", "/v1/tickets/" + ticket + "/events", roads);
+  ASSERT_EQ(trail.status, 200) << trail.body;
+  std::vector<std::string> kinds;
+  const auto body = trail.json();
+  for (const auto& e : body.as_object().at("events").as_array())
+    kinds.emplace_back(e.as_object().at("kind").as_string());
+  const std::vector<std::string> want{"opened",          "ack_queued",      "ack_posted", "closed",
+                                      "followup_queued", "followup_posted", "reopened",   "closed",
+                                      "followup_queued", "followup_posted"};
+  EXPECT_EQ(kinds, want);
+}
+
 TEST_F(EndToEnd, AnotherDepartmentsTokenIsForbiddenAndPostsNothing) {
   auto id = f.mention("rea_citizen", "만리재로 육교에 구멍이 났어요");
   ASSERT_TRUE(f.wait_for_posts(1));

@@ -16,6 +16,17 @@ TEST(HookRoute, KnownRoutes) {
   EXPECT_EQ(l.query.at("status"), "open");
 }
 
+TEST(HookRoute, ReopenAndEventsRoutes) {
+  auto r = match_route("POST", "/v1/tickets/SP-2026-000123/reopen");
+  EXPECT_EQ(r.kind, Route::Kind::kReopenTicket);
+  EXPECT_EQ(r.ticket, "SP-2026-000123");
+  EXPECT_EQ(match_route("GET", "/v1/tickets/SP-2026-000123/events").kind,
+            Route::Kind::kTicketEvents);
+  EXPECT_EQ(match_route("GET", "/v1/tickets/SP-2026-000123/reopen").kind, Route::Kind::kBadMethod);
+  EXPECT_EQ(match_route("POST", "/v1/tickets/SP-2026-000123/events").kind, Route::Kind::kBadMethod);
+  EXPECT_EQ(match_route("GET", "/v1/tickets/not-a-number/events").kind, Route::Kind::kNotFound);
+}
+
 TEST(HookRoute, WrongMethodAndUnknownPaths) {
   EXPECT_EQ(match_route("GET", "/v1/tickets/SP-2026-000123/close").kind, Route::Kind::kBadMethod);
   EXPECT_EQ(match_route("GET", "/v1/tickets/../../etc/passwd").kind, Route::Kind::kNotFound);
@@ -53,6 +64,14 @@ TEST(HookBody, CloseBodyNeedsANonEmptyResolution) {
   EXPECT_FALSE(parse_close_body("{").ok());
   EXPECT_FALSE(parse_close_body(R"({"resolution":"x","extra":1})").ok());
   EXPECT_FALSE(parse_close_body(R"({"resolution":")" + std::string(5000, 'a') + "\"}").ok());
+}
+
+TEST(HookBody, ReopenBodyNeedsANonEmptyReasonAndNothingElse) {
+  EXPECT_EQ(*parse_reopen_body(R"({"reason":"  아직 구멍이 있음  "})"), "아직 구멍이 있음");
+  EXPECT_FALSE(parse_reopen_body(R"({"reason":""})").ok());
+  EXPECT_FALSE(parse_reopen_body(R"({"resolution":"x"})").ok());
+  EXPECT_EQ(parse_reopen_body(R"({"reason":"x","extra":1})").error(), "unknown field \"extra\"");
+  EXPECT_FALSE(parse_reopen_body(std::string(5000, 'x')).ok());
 }
 
 TEST(HookBody, DeepNestingIsRejectedNotRecursed) {

@@ -166,6 +166,36 @@ TEST_F(StoreTest, CloseQueuesFollowUpInTheSameThreadOnce) {
   EXPECT_EQ(store->outbox_for_ticket(t)->size(), 2u);
 }
 
+TEST_F(StoreTest, ADepartmentReopensItsClosedTicketAndTheNextCloseIsNumbered) {
+  auto t = store->ingest(sample("100"), roads(), ack(), 1)->ticket_number;
+  std::vector<int> repeats;
+  DraftFn followup = [&](const TicketRow& row) -> Result<ReplyDraft> {
+    repeats.push_back(row.repeat);
+    return ReplyDraft{"처리 " + row.number + " " + std::to_string(row.repeat), "ko"};
+  };
+  EXPECT_EQ(store->reopen_ticket(t, "roads", "아직", "department:roads", 2)->kind,
+            ReopenOutcome::Kind::kAlreadyOpen);
+  ASSERT_EQ(store->close_ticket(t, "roads", "보수 완료", "department:roads", followup, 3)->kind,
+            CloseOutcome::Kind::kClosed);
+  EXPECT_EQ(store->reopen_ticket(t, "parks", "x", "department:parks", 4)->kind,
+            ReopenOutcome::Kind::kForbidden);
+  EXPECT_EQ(store->reopen_ticket("SP-2026-999999", "roads", "x", "department:roads", 4)->kind,
+            ReopenOutcome::Kind::kNotFound);
+  auto r = store->reopen_ticket(t, "roads", "아직 구멍이 있음", "department:roads", 5).value();
+  EXPECT_EQ(r.kind, ReopenOutcome::Kind::kReopened);
+  EXPECT_EQ(r.ticket.status, "open");
+  EXPECT_TRUE(r.ticket.resolution.empty());
+  EXPECT_EQ(r.ticket.reopened, 0) << "counts citizens' reopens only";
+  auto events = store->events(t).value();
+  EXPECT_EQ(events.back().kind, "reopened");
+  EXPECT_EQ(events.back().actor, "department:roads");
+  EXPECT_EQ(events.back().detail, "아직 구멍이 있음");
+  EXPECT_EQ(store->counts()->outbox_pending, 2) << "the ack and the first follow-up; nothing new";
+  ASSERT_EQ(store->close_ticket(t, "roads", "재보수 완료", "department:roads", followup, 6)->kind,
+            CloseOutcome::Kind::kClosed);
+  EXPECT_EQ(repeats, (std::vector<int>{0, 1}));
+}
+
 TEST_F(StoreTest, AnotherDepartmentCannotClose) {
   auto t = store->ingest(sample("100"), roads(), ack(), 1)->ticket_number;
   auto c = store->close_ticket(t, "welfare", "x", "department:welfare", nullptr, 2);

@@ -31,6 +31,7 @@ Route match_route(std::string_view method, std::string_view target) {
     if (seg.size() == 3) return want("GET", Route::Kind::kGetTicket);
     if (seg.size() == 4 && seg[3] == "close") return want("POST", Route::Kind::kCloseTicket);
     if (seg.size() == 4 && seg[3] == "reopen") return want("POST", Route::Kind::kReopenTicket);
+    if (seg.size() == 4 && seg[3] == "reassign") return want("POST", Route::Kind::kReassignTicket);
     if (seg.size() == 4 && seg[3] == "events") return want("GET", Route::Kind::kTicketEvents);
   }
   r.kind = Route::Kind::kNotFound;
@@ -113,6 +114,38 @@ Result<std::string> parse_close_body(std::string_view body) {
 
 Result<std::string> parse_reopen_body(std::string_view body) {
   return parse_text_body(body, "reason");
+}
+
+Result<Reassign> parse_reassign_body(std::string_view body) {
+  boost::system::error_code ec;
+  json::parse_options opt;
+  opt.max_depth = 8;
+  auto v = json::parse(body, ec, {}, opt);
+  if (ec) return Error{"body is not valid JSON"};
+  if (!v.is_object()) return Error{"body must be a JSON object"};
+  const auto& o = v.get_object();
+  Reassign r;
+  for (const auto& kv : o) {
+    if (kv.key() == "department") {
+      if (!kv.value().is_string() || kv.value().get_string().empty() ||
+          kv.value().get_string().size() > 64)
+        return Error{"department must be a department's id"};
+      r.department = std::string(kv.value().get_string());
+    } else if (kv.key() == "note") {
+      json::object one;
+      one["note"] = kv.value();
+      auto note = parse_text_body(json::serialize(one), "note");
+      if (!note) return Error{note.error()};
+      r.note = *note;
+    } else if (kv.key() == "tell_citizen") {
+      if (!kv.value().is_bool()) return Error{"tell_citizen must be true or false"};
+      r.tell_citizen = kv.value().get_bool();
+    } else {
+      return Error{"unknown field \"" + std::string(kv.key()) + "\""};
+    }
+  }
+  if (r.department.empty()) return Error{"department must be a department's id"};
+  return r;
 }
 
 Result<TicketFilter> parse_list_query(const std::map<std::string, std::string>& q,

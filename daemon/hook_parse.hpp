@@ -25,6 +25,7 @@ struct Route {
     kListTickets,
     kCloseTicket,
     kReopenTicket,
+    kReassignTicket,
     kTicketEvents,
     kNotFound,
     kBadMethod
@@ -49,6 +50,14 @@ bool valid_ticket_number(std::string_view s);
 Result<std::string> parse_close_body(std::string_view body);
 // {"reason": "..."} → the reason a department reopens a ticket, sanitised the same way.
 Result<std::string> parse_reopen_body(std::string_view body);
+
+// {"department": "parks", "note": "...", "tell_citizen": true}: note and tell_citizen optional.
+struct Reassign {
+  std::string department;
+  std::string note;
+  bool tell_citizen = false;
+};
+Result<Reassign> parse_reassign_body(std::string_view body);
 
 // status, department, after, limit → a filter. `department` is the caller's own.
 Result<TicketFilter> parse_list_query(const std::map<std::string, std::string>& q,

@@ -169,6 +169,47 @@ struct HookServer::Impl {
       spdlog::info("ticket={} reopened by {}", r->ticket.number, actor);
       co_return json_response(200, json::serialize(hook::ticket_json(r->ticket)));
     }
+    if (route.kind == K::kReassignTicket) {
+      auto body = hook::parse_reassign_body(req.body());
+      if (!body) co_return error(400, body.error());
+      if (!rt->config.departments.count(body->department))
+        co_return error(400, "no department \"" + body->department + "\" in the configuration");
+      if (!store.healthy())
+        co_return store_unavailable(rt->config,
+                                    "the store is not taking writes; nothing was changed");
+      DraftFn reply;
+      if (body->tell_citizen)
+        reply = [rt, fits = pipeline.fits()](const TicketRow& t) {
+          auto it = fits.find(t.account);
+          return render_reply(*rt, "reassigned", t, it == fits.end() ? FitFn{} : it->second,
+                              now_ms());
+        };
+      std::string actor = "department:" + *dept;
+      auto job = [n = route.ticket, d = *dept, b = *body, actor, reply](Store& s) {
+        return s.reassign_ticket(n, d, b.department, b.note, actor, reply, now_ms());
+      };
+      auto r = co_await store.run(std::move(job));
+      if (!r) {
+        spdlog::error("ticket={} reassign failed: {}", route.ticket, r.error());
+        co_return store_unavailable(rt->config, "store unavailable; nothing was changed");
+      }
+      switch (r->kind) {
+        case ReassignOutcome::Kind::kNotFound:
+          co_return error(404, "no such ticket");
+        case ReassignOutcome::Kind::kForbidden:
+          co_return error(403, "this ticket belongs to another department");
+        case ReassignOutcome::Kind::kSameDepartment:
+          co_return error(409, "the ticket is already with that department");
+        case ReassignOutcome::Kind::kClosed:
+          co_return error(409, "a closed ticket is reopened before it is reassigned");
+        case ReassignOutcome::Kind::kReassigned:
+          break;
+      }
+      spdlog::warn("ticket={} reassigned by {} to {}{}", r->ticket.number, actor,
+                   r->ticket.department, body->tell_citizen ? "; the citizen is told" : "");
+      if (r->outbox_id != 0) pipeline.notify_queued(r->ticket.account);
+      co_return json_response(200, json::serialize(hook::ticket_json(r->ticket)));
+    }
     // kCloseTicket
     auto resolution = hook::parse_close_body(req.body());
     if (!resolution) co_return error(400, resolution.error());

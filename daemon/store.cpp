@@ -988,6 +988,61 @@ Result<CloseOutcome> Store::close_ticket(const std::string& number, const std::s
   return out;
 }
 
+Result<ReassignOutcome> Store::reassign_ticket(const std::string& number,
+                                               const std::string& department, const std::string& to,
+                                               const std::string& note, const std::string& actor,
+                                               const DraftFn& reply, int64_t now_ms) {
+  Transaction tx(*db_);
+  if (!tx.begun()) return Error{tx.error()};
+  ReassignOutcome out;
+  auto t = ticket_where("number = ?1", number, true);
+  if (!t) return Error{t.error()};
+  if (!*t) {
+    out.kind = ReassignOutcome::Kind::kNotFound;
+    return out;
+  }
+  out.ticket = std::move(**t);
+  if (!department.empty() && out.ticket.department != department) {
+    out.kind = ReassignOutcome::Kind::kForbidden;
+    return out;
+  }
+  if (out.ticket.department == to) {
+    out.kind = ReassignOutcome::Kind::kSameDepartment;
+    return out;
+  }
+  if (out.ticket.status != "open") {
+    out.kind = ReassignOutcome::Kind::kClosed;
+    return out;
+  }
+  const std::string from = out.ticket.department;
+  Stmt up(*db_, "UPDATE tickets SET department = ?2, updated_at = ?3 WHERE id = ?1");
+  up.bind(1, out.ticket.id).bind(2, to).bind(3, now_ms);
+  if (auto s = up.run(); !s) return Error{"reassign: " + s.error()};
+  out.ticket.department = to;
+  out.ticket.updated_at_ms = now_ms;
+  std::string detail = from + " -> " + to;
+  if (!note.empty()) detail += ": " + note;
+  if (auto s = add_event(out.ticket.id, now_ms, actor, "reassigned", detail); !s)
+    return Error{s.error()};
+  if (reply) {
+    auto n = replies_of_kind(out.ticket.id, "reassigned");
+    if (!n) return Error{n.error()};
+    TicketRow shown = out.ticket;
+    shown.repeat = static_cast<int>(*n);
+    auto draft = reply(shown);
+    if (!draft) return Error{"reassigned reply for " + number + ": " + draft.error()};
+    auto id = queue_reply(out.ticket, "reassigned", *draft, out.ticket.mention_id, now_ms);
+    if (!id) return Error{id.error()};
+    out.outbox_id = *id;
+    if (auto s = add_event(out.ticket.id, now_ms, "sotongd", "reassigned_queued",
+                           "outbox=" + std::to_string(*id));
+        !s)
+      return Error{s.error()};
+  }
+  if (auto s = tx.commit(); !s) return Error{s.error()};
+  return out;
+}
+
 Result<ReopenOutcome> Store::reopen_ticket(const std::string& number, const std::string& department,
                                            const std::string& reason, const std::string& actor,
                                            int64_t now_ms) {

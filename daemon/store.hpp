@@ -136,6 +136,13 @@ struct ReopenOutcome {
   TicketRow ticket;
 };
 
+struct ReassignOutcome {
+  enum class Kind { kReassigned, kNotFound, kForbidden, kSameDepartment, kClosed };
+  Kind kind = Kind::kReassigned;
+  TicketRow ticket;  // as it is now, with its new department
+  int64_t outbox_id = 0;
+};
+
 struct TicketFilter {
   std::string status;      // empty = any
   std::string department;  // empty = any
@@ -217,6 +224,14 @@ class Store {
   Result<ReopenOutcome> reopen_ticket(const std::string& number, const std::string& department,
                                       const std::string& reason, const std::string& actor,
                                       int64_t now_ms);
+
+  // One transaction: a department (empty = admin) hands its open ticket to `to`; the note
+  // goes to the audit trail; `reply` (if set) queues a public "forwarded to ..." reply in the
+  // citizen's thread.
+  Result<ReassignOutcome> reassign_ticket(const std::string& number, const std::string& department,
+                                          const std::string& to, const std::string& note,
+                                          const std::string& actor, const DraftFn& reply,
+                                          int64_t now_ms);
 
   Result<std::optional<TicketRow>> ticket(const std::string& number);
   Result<std::vector<TicketRow>> list_tickets(const TicketFilter& filter);

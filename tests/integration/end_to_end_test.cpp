@@ -191,6 +191,33 @@ TEST_F(EndToEnd, TheAuditTrailAndAReopenThroughTheHook) {
   EXPECT_EQ(kinds, want);
 }
 
+TEST_F(EndToEnd, AReassignedTicketMovesToItsNewDepartmentAndTheCitizenIsTold) {
+  auto id = f.mention("rea_citizen", "만리재로 193 앞 육교에 구멍이 두 군데 났어요");
+  ASSERT_TRUE(f.wait_for_posts(1));
+  auto ticket = f.ticket_for_mention(id);
+  ASSERT_FALSE(ticket.empty());
+  const auto& roads = Fixture::department_tokens().at("roads");
+  const auto& welfare = Fixture::department_tokens().at("welfare");
+  EXPECT_EQ(
+      f.hook("POST", "/v1/tickets/" + ticket + "/reassign", roads, R"({"department":"nowhere"})")
+          .status,
+      400);
+  auto r = f.hook("POST", "/v1/tickets/" + ticket + "/reassign", roads,
+                  R"({"department":"welfare","note":"복지 담당입니다","tell_citizen":true})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(str(r.json().as_object(), "department"), "welfare");
+  ASSERT_TRUE(f.wait_for_posts(2));
+  auto replies = f.replies_to(id);
+  ASSERT_EQ(replies.size(), 2u);
+  EXPECT_NE(str(replies[1], "text").find(ticket), std::string::npos);
+  EXPECT_EQ(f.hook("GET", "/v1/tickets/" + ticket, roads).status, 403);
+  EXPECT_EQ(f.hook("GET", "/v1/tickets/" + ticket, welfare).status, 200);
+  EXPECT_EQ(
+      f.hook("POST", "/v1/tickets/" + ticket + "/reassign", welfare, R"({"department":"welfare"})")
+          .status,
+      409);
+}
+
 TEST_F(EndToEnd, AnotherDepartmentsTokenIsForbiddenAndPostsNothing) {
   auto id = f.mention("rea_citizen", "만리재로 육교에 구멍이 났어요");
   ASSERT_TRUE(f.wait_for_posts(1));

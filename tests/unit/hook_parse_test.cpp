@@ -25,6 +25,8 @@ TEST(HookRoute, ReopenAndEventsRoutes) {
   EXPECT_EQ(match_route("GET", "/v1/tickets/SP-2026-000123/reopen").kind, Route::Kind::kBadMethod);
   EXPECT_EQ(match_route("POST", "/v1/tickets/SP-2026-000123/events").kind, Route::Kind::kBadMethod);
   EXPECT_EQ(match_route("GET", "/v1/tickets/not-a-number/events").kind, Route::Kind::kNotFound);
+  EXPECT_EQ(match_route("POST", "/v1/tickets/SP-2026-000123/reassign").kind,
+            Route::Kind::kReassignTicket);
 }
 
 TEST(HookRoute, WrongMethodAndUnknownPaths) {
@@ -72,6 +74,22 @@ TEST(HookBody, ReopenBodyNeedsANonEmptyReasonAndNothingElse) {
   EXPECT_FALSE(parse_reopen_body(R"({"resolution":"x"})").ok());
   EXPECT_EQ(parse_reopen_body(R"({"reason":"x","extra":1})").error(), "unknown field \"extra\"");
   EXPECT_FALSE(parse_reopen_body(std::string(5000, 'x')).ok());
+}
+
+TEST(HookBody, ReassignBodyNamesADepartmentAndMayTellTheCitizen) {
+  auto r =
+      parse_reassign_body(R"({"department":"parks","note":" 공원 안입니다 ","tell_citizen":true})");
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->department, "parks");
+  EXPECT_EQ(r->note, "공원 안입니다");
+  EXPECT_TRUE(r->tell_citizen);
+  EXPECT_FALSE(parse_reassign_body(R"({"department":"parks"})")->tell_citizen);
+  EXPECT_FALSE(parse_reassign_body(R"({"note":"x"})").ok());
+  EXPECT_FALSE(parse_reassign_body(R"({"department":""})").ok());
+  EXPECT_FALSE(parse_reassign_body(R"({"department":"parks","tell_citizen":"yes"})").ok());
+  EXPECT_FALSE(parse_reassign_body(R"({"department":"parks","note":""})").ok());
+  EXPECT_EQ(parse_reassign_body(R"({"department":"parks","cc":1})").error(),
+            "unknown field \"cc\"");
 }
 
 TEST(HookBody, DeepNestingIsRejectedNotRecursed) {

@@ -196,6 +196,38 @@ TEST_F(StoreTest, ADepartmentReopensItsClosedTicketAndTheNextCloseIsNumbered) {
   EXPECT_EQ(repeats, (std::vector<int>{0, 1}));
 }
 
+TEST_F(StoreTest, ADepartmentHandsItsTicketToAnotherAndMayTellTheCitizen) {
+  auto t = store->ingest(sample("100"), roads(), ack(), 1)->ticket_number;
+  DraftFn reply = [](const TicketRow& row) -> Result<ReplyDraft> {
+    return ReplyDraft{"옮김 " + row.number + " " + row.department, "ko"};
+  };
+  EXPECT_EQ(store->reassign_ticket(t, "parks", "roads", "", "department:parks", {}, 2)->kind,
+            ReassignOutcome::Kind::kForbidden);
+  EXPECT_EQ(store->reassign_ticket(t, "roads", "roads", "", "department:roads", {}, 2)->kind,
+            ReassignOutcome::Kind::kSameDepartment);
+  auto r =
+      store->reassign_ticket(t, "roads", "parks", "공원 안입니다", "department:roads", reply, 3)
+          .value();
+  ASSERT_EQ(r.kind, ReassignOutcome::Kind::kReassigned);
+  EXPECT_EQ(r.ticket.department, "parks");
+  ASSERT_NE(r.outbox_id, 0);
+  auto rows = store->outbox_for_ticket(t).value();
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[1].kind, "reassigned");
+  EXPECT_EQ(rows[1].text, "옮김 " + t + " parks") << "the reply names the new department";
+  auto events = store->events(t).value();
+  ASSERT_GE(events.size(), 2u);
+  EXPECT_EQ(events[events.size() - 2].kind, "reassigned");
+  EXPECT_EQ(events[events.size() - 2].detail, "roads -> parks: 공원 안입니다");
+  // The old department has no hold on it any more; the new one closes it.
+  EXPECT_EQ(store->close_ticket(t, "roads", "x", "department:roads", {}, 4)->kind,
+            CloseOutcome::Kind::kForbidden);
+  EXPECT_EQ(store->close_ticket(t, "parks", "정리했습니다", "department:parks", {}, 5)->kind,
+            CloseOutcome::Kind::kClosed);
+  EXPECT_EQ(store->reassign_ticket(t, "parks", "roads", "", "department:parks", {}, 6)->kind,
+            ReassignOutcome::Kind::kClosed);
+}
+
 TEST_F(StoreTest, AnotherDepartmentCannotClose) {
   auto t = store->ingest(sample("100"), roads(), ack(), 1)->ticket_number;
   auto c = store->close_ticket(t, "welfare", "x", "department:welfare", nullptr, 2);

@@ -168,6 +168,21 @@ Result<TicketFilter> parse_list_query(const std::map<std::string, std::string>& 
       } catch (...) {
         return Error{"after must be a cursor from a previous page"};
       }
+    } else if (k == "priority") {
+      auto p = parse_priority(v);
+      if (!p) return Error{"priority must be urgent, high, normal or low"};
+      f.priority = static_cast<int>(*p);
+    } else if (k == "category") {
+      if (v.empty() || v.size() > 64) return Error{"category must be a category's id"};
+      f.category = v;
+    } else if (k == "since") {
+      // A day ("2026-11-01", midnight UTC) or a time ("2026-11-01T09:00:00Z").
+      const int64_t at = parse_iso8601(v.size() == 10 ? v + "T00:00:00Z" : v);
+      if (at <= 0) return Error{"since must be a date (2026-11-01) or an ISO 8601 time"};
+      f.created_since_ms = at;
+    } else if (k == "q") {
+      if (v.empty() || v.size() > 200) return Error{"q must be 1 to 200 bytes"};
+      f.text = text::nfc(v);
     } else if (k == "limit") {
       try {
         std::size_t used = 0;

@@ -1097,11 +1097,18 @@ Result<std::optional<TicketRow>> Store::ticket(const std::string& number) {
 }
 
 Result<std::vector<TicketRow>> Store::list_tickets(const TicketFilter& f) {
+  // SQLite's instr and PostgreSQL's strpos: the one place the engines name a function apart.
+  const char* contains = db_->dialect() == db::Dialect::kPostgres
+                             ? "strpos(lower(text), lower(?8)) > 0"
+                             : "instr(lower(text), lower(?8)) > 0";
   std::string sql = std::string("SELECT ") + kTicketColumns +
                     " FROM tickets WHERE id > ?1 AND (?2 = '' OR status = ?2) AND "
-                    "(?3 = '' OR department = ?3) ORDER BY id LIMIT ?4";
+                    "(?3 = '' OR department = ?3) AND (?5 < 0 OR priority = ?5) AND "
+                    "(?6 = '' OR category = ?6) AND created_at >= ?7 AND (?8 = '' OR " +
+                    contains + ") ORDER BY id LIMIT ?4";
   Stmt s(*db_, sql.c_str());
   s.bind(1, f.after_id).bind(2, f.status).bind(3, f.department).bind(4, f.limit);
+  s.bind(5, f.priority).bind(6, f.category).bind(7, f.created_since_ms).bind(8, f.text);
   std::vector<TicketRow> rows;
   while (s.step()) rows.push_back(read_ticket(s));
   if (!s.ok()) return Error{s.error()};

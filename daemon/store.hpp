@@ -146,7 +146,11 @@ struct ReassignOutcome {
 struct TicketFilter {
   std::string status;      // empty = any
   std::string department;  // empty = any
-  int64_t after_id = 0;    // cursor: tickets with id > after_id
+  int priority = -1;       // a Priority; -1 = any
+  std::string category;    // empty = any
+  int64_t created_since_ms = 0;
+  std::string text;      // the mention's text contains it (case-folded where the engine can)
+  int64_t after_id = 0;  // cursor: tickets with id > after_id
   int limit = 50;
 };
 

@@ -117,6 +117,23 @@ TEST(HookQuery, ListQueryIsCheckedAndScopedToTheCaller) {
   EXPECT_FALSE(parse_list_query({{"sort", "x"}}, "roads").ok());
 }
 
+TEST(HookQuery, ListFiltersByPriorityCategorySinceAndText) {
+  auto f = parse_list_query(
+      {{"priority", "urgent"}, {"category", "footbridge"}, {"since", "2026-11-01"}, {"q", "육교"}},
+      "roads");
+  ASSERT_TRUE(f.ok()) << f.error();
+  EXPECT_EQ(f->priority, static_cast<int>(Priority::kUrgent));
+  EXPECT_EQ(f->category, "footbridge");
+  EXPECT_EQ(f->created_since_ms, 1'793'491'200'000);  // 2026-11-01T00:00:00Z
+  EXPECT_EQ(f->text, "육교");
+  EXPECT_EQ(parse_list_query({{"since", "2026-11-01T09:00:00Z"}}, "roads")->created_since_ms,
+            1'793'523'600'000);
+  EXPECT_FALSE(parse_list_query({{"priority", "soon"}}, "roads").ok());
+  EXPECT_FALSE(parse_list_query({{"since", "yesterday"}}, "roads").ok());
+  EXPECT_FALSE(parse_list_query({{"q", std::string(201, 'x')}}, "roads").ok());
+  EXPECT_FALSE(parse_list_query({{"category", ""}}, "roads").ok());
+}
+
 TEST(HookTicketNumber, Shape) {
   EXPECT_TRUE(valid_ticket_number("SP-2026-000123"));
   EXPECT_TRUE(valid_ticket_number("SEOUL-2026-1234567"));

@@ -252,6 +252,41 @@ TEST_F(StoreTest, ListFiltersAndPaginates) {
   EXPECT_TRUE(store->list_tickets(f)->empty());
 }
 
+TEST_F(StoreTest, ListFiltersByPriorityCategoryTimeAndText) {
+  Mention a = sample("1");
+  a.text = "Streetlight out on Jamsil-ro";
+  Mention b = sample("2");
+  b.text = "육교 계단이 부서졌어요";
+  Decision lights = roads();
+  lights.category = "streetlight";
+  ASSERT_TRUE(store->ingest(a, lights, ack(), 1'000).ok());
+  ASSERT_TRUE(store->ingest(b, roads(Priority::kUrgent), ack(), 5'000).ok());
+  auto list = [&](TicketFilter f) {
+    std::vector<std::string> ids;
+    auto rows = store->list_tickets(f);
+    EXPECT_TRUE(rows.ok()) << rows.error();
+    if (rows)
+      for (const auto& t : *rows) ids.push_back(t.mention_id);
+    return ids;
+  };
+  TicketFilter f;
+  f.priority = static_cast<int>(Priority::kUrgent);
+  EXPECT_EQ(list(f), std::vector<std::string>{"2"});
+  f = {};
+  f.category = "streetlight";
+  EXPECT_EQ(list(f), std::vector<std::string>{"1"});
+  f = {};
+  f.created_since_ms = 2'000;
+  EXPECT_EQ(list(f), std::vector<std::string>{"2"});
+  f = {};
+  f.text = "STREETLIGHT";
+  EXPECT_EQ(list(f), std::vector<std::string>{"1"}) << "ASCII case folded on both engines";
+  f.text = "계단";
+  EXPECT_EQ(list(f), std::vector<std::string>{"2"});
+  f.text = "%";
+  EXPECT_TRUE(list(f).empty()) << "a plain substring, no patterns";
+}
+
 TEST_F(StoreTest, DataSurvivesReopen) {
   auto t = store->ingest(sample("100", "100"), roads(), ack(), 1)->ticket_number;
   store.reset();

@@ -83,20 +83,21 @@ bool valid_ticket_number(std::string_view s) {
 
 namespace {
 
-// {"<field>": "..."} and nothing else → the text, sanitised and bounded.
-Result<std::string> parse_text_body(std::string_view body, const std::string& field) {
+// A request body: a JSON object, shallow.
+Result<json::object> parse_body(std::string_view body) {
   boost::system::error_code ec;
   json::parse_options opt;
   opt.max_depth = 8;
   auto v = json::parse(body, ec, {}, opt);
   if (ec) return Error{"body is not valid JSON"};
   if (!v.is_object()) return Error{"body must be a JSON object"};
-  const auto& o = v.get_object();
-  for (const auto& kv : o)
-    if (kv.key() != field) return Error{"unknown field \"" + std::string(kv.key()) + "\""};
-  auto it = o.find(field);
-  if (it == o.end() || !it->value().is_string()) return Error{field + " must be a string"};
-  std::string res = text::nfc(std::string(it->value().get_string()));
+  return std::move(v.get_object());
+}
+
+// A department's text field: a non-empty string, NFC, trimmed and bounded.
+Result<std::string> clean_text(const json::value* v, const std::string& field) {
+  if (v == nullptr || !v->is_string()) return Error{field + " must be a string"};
+  std::string res = text::nfc(std::string(v->get_string()));
   auto first = res.find_first_not_of(" \n\t");
   if (first == std::string::npos) return Error{field + " must not be empty"};
   res.erase(0, first);
@@ -104,6 +105,19 @@ Result<std::string> parse_text_body(std::string_view body, const std::string& fi
   if (res.size() > kMaxResolutionBytes)
     return Error{field + " is longer than " + std::to_string(kMaxResolutionBytes) + " bytes"};
   return res;
+}
+
+Error unknown_field(std::string_view key) {
+  return Error{"unknown field \"" + std::string(key) + "\""};
+}
+
+// {"<field>": "..."} and nothing else → the text.
+Result<std::string> parse_text_body(std::string_view body, const std::string& field) {
+  auto o = parse_body(body);
+  if (!o) return Error{o.error()};
+  for (const auto& kv : *o)
+    if (kv.key() != field) return unknown_field(kv.key());
+  return clean_text(o->if_contains(field), field);
 }
 
 }  // namespace
@@ -117,31 +131,24 @@ Result<std::string> parse_reopen_body(std::string_view body) {
 }
 
 Result<Reassign> parse_reassign_body(std::string_view body) {
-  boost::system::error_code ec;
-  json::parse_options opt;
-  opt.max_depth = 8;
-  auto v = json::parse(body, ec, {}, opt);
-  if (ec) return Error{"body is not valid JSON"};
-  if (!v.is_object()) return Error{"body must be a JSON object"};
-  const auto& o = v.get_object();
+  auto o = parse_body(body);
+  if (!o) return Error{o.error()};
   Reassign r;
-  for (const auto& kv : o) {
+  for (const auto& kv : *o) {
     if (kv.key() == "department") {
       if (!kv.value().is_string() || kv.value().get_string().empty() ||
           kv.value().get_string().size() > 64)
         return Error{"department must be a department's id"};
       r.department = std::string(kv.value().get_string());
     } else if (kv.key() == "note") {
-      json::object one;
-      one["note"] = kv.value();
-      auto note = parse_text_body(json::serialize(one), "note");
+      auto note = clean_text(&kv.value(), "note");
       if (!note) return Error{note.error()};
       r.note = *note;
     } else if (kv.key() == "tell_citizen") {
       if (!kv.value().is_bool()) return Error{"tell_citizen must be true or false"};
       r.tell_citizen = kv.value().get_bool();
     } else {
-      return Error{"unknown field \"" + std::string(kv.key()) + "\""};
+      return unknown_field(kv.key());
     }
   }
   if (r.department.empty()) return Error{"department must be a department's id"};

@@ -1,5 +1,6 @@
-// One file for the whole SQLite store: the schema, its migrations and every transaction live
-// together so the invariants (one transaction per ingest/close) can be read in one place.
+// Every transaction of the store, for both engines, in one file: the invariants (one
+// transaction per ingest, close, reopen, reassign; claims; threads) read in one place. The
+// tables are in store/schema.cpp.
 #include "daemon/store.hpp"
 
 #include <openssl/rand.h>
@@ -7,236 +8,12 @@
 #include <ctime>
 #include <utility>
 
+#include "daemon/store/schema.hpp"
 #include "daemon/util/clock.hpp"
 #include "daemon/util/log.hpp"
 
 namespace sotong {
 namespace {
-
-// Each entry migrates from version i to i+1. Never edit a shipped entry: add one.
-const char* const kMigrations[] = {
-    R"sql(
-CREATE TABLE tickets (
-  id INTEGER PRIMARY KEY,
-  number TEXT NOT NULL UNIQUE,
-  platform TEXT NOT NULL,
-  account TEXT NOT NULL,
-  mention_id TEXT NOT NULL,
-  author TEXT NOT NULL,
-  author_acct TEXT NOT NULL,
-  text TEXT NOT NULL,
-  language TEXT NOT NULL,
-  visibility INTEGER NOT NULL,
-  department TEXT NOT NULL,
-  category TEXT NOT NULL,
-  priority INTEGER NOT NULL,
-  rule TEXT NOT NULL,
-  status TEXT NOT NULL CHECK (status IN ('open', 'closed')),
-  resolution TEXT NOT NULL DEFAULT '',
-  closed_by TEXT NOT NULL DEFAULT '',
-  created_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL,
-  closed_at INTEGER NOT NULL DEFAULT 0,
-  UNIQUE (platform, account, mention_id)
-);
-CREATE INDEX tickets_status_department ON tickets (status, department, id);
-CREATE TABLE ticket_sequence (year INTEGER PRIMARY KEY, last INTEGER NOT NULL);
-CREATE TABLE mentions_seen (
-  platform TEXT NOT NULL,
-  account TEXT NOT NULL,
-  mention_id TEXT NOT NULL,
-  ticket_id INTEGER REFERENCES tickets (id),
-  decision TEXT NOT NULL,
-  seen_at INTEGER NOT NULL,
-  PRIMARY KEY (platform, account, mention_id)
-);
-CREATE TABLE outbox (
-  id INTEGER PRIMARY KEY,
-  ticket_id INTEGER NOT NULL REFERENCES tickets (id),
-  kind TEXT NOT NULL,
-  account TEXT NOT NULL,
-  in_reply_to_id TEXT NOT NULL,
-  author_acct TEXT NOT NULL,
-  text TEXT NOT NULL,
-  visibility INTEGER NOT NULL,
-  language TEXT NOT NULL,
-  priority INTEGER NOT NULL,
-  idempotency_key TEXT NOT NULL UNIQUE,
-  state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'failed')),
-  attempts INTEGER NOT NULL DEFAULT 0,
-  next_attempt_at INTEGER NOT NULL,
-  platform_post_id TEXT NOT NULL DEFAULT '',
-  last_error TEXT NOT NULL DEFAULT '',
-  created_at INTEGER NOT NULL,
-  sent_at INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX outbox_due ON outbox (account, state, priority, next_attempt_at, id);
-CREATE INDEX outbox_ticket ON outbox (ticket_id);
-CREATE TABLE events (
-  id INTEGER PRIMARY KEY,
-  ticket_id INTEGER NOT NULL REFERENCES tickets (id),
-  at INTEGER NOT NULL,
-  actor TEXT NOT NULL,
-  kind TEXT NOT NULL,
-  detail TEXT NOT NULL
-);
-CREATE INDEX events_ticket ON events (ticket_id, id);
-CREATE TABLE cursors (
-  platform TEXT NOT NULL,
-  account TEXT NOT NULL,
-  cursor TEXT NOT NULL,
-  updated_at INTEGER NOT NULL,
-  PRIMARY KEY (platform, account)
-);
-)sql",
-    // v2: a ticket sequence per prefix, so several handles can number their own tickets.
-    // '' stands for the configuration's default prefix.
-    R"sql(
-CREATE TABLE ticket_sequence_by_prefix (
-  prefix TEXT NOT NULL,
-  year INTEGER NOT NULL,
-  last INTEGER NOT NULL,
-  PRIMARY KEY (prefix, year)
-);
-INSERT INTO ticket_sequence_by_prefix (prefix, year, last) SELECT '', year, last FROM ticket_sequence;
-DROP TABLE ticket_sequence;
-CREATE INDEX outbox_state ON outbox (state);
-)sql",
-    // v3: threads (every post of a ticket's thread, so a citizen's reply finds its ticket),
-    // the author's platform id (acknowledgement limits), tags and flags from the rules.
-    R"sql(
-ALTER TABLE tickets ADD COLUMN author_id TEXT NOT NULL DEFAULT '';
-ALTER TABLE tickets ADD COLUMN tags TEXT NOT NULL DEFAULT '';
-ALTER TABLE tickets ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE tickets ADD COLUMN notify INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE tickets ADD COLUMN neighbourhood TEXT NOT NULL DEFAULT '';
-ALTER TABLE tickets ADD COLUMN reopened INTEGER NOT NULL DEFAULT 0;
-CREATE INDEX tickets_author ON tickets (platform, account, author_id);
-CREATE TABLE thread_posts (
-  platform TEXT NOT NULL,
-  account TEXT NOT NULL,
-  post_id TEXT NOT NULL,
-  ticket_id INTEGER NOT NULL REFERENCES tickets (id),
-  PRIMARY KEY (platform, account, post_id)
-);
-INSERT OR IGNORE INTO thread_posts (platform, account, post_id, ticket_id)
-  SELECT platform, account, mention_id, id FROM tickets;
-INSERT OR IGNORE INTO thread_posts (platform, account, post_id, ticket_id)
-  SELECT t.platform, o.account, o.platform_post_id, o.ticket_id FROM outbox o
-  JOIN tickets t ON t.id = o.ticket_id WHERE o.platform_post_id != '';
-CREATE INDEX outbox_sent ON outbox (account, sent_at) WHERE state = 'sent';
-)sql",
-    // v4: claims on outbox rows, so instances sharing a PostgreSQL store never post one row
-    // at once; a row the store thread writes to when checking the store takes writes again.
-    R"sql(
-ALTER TABLE outbox ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '';
-ALTER TABLE outbox ADD COLUMN claimed_until INTEGER NOT NULL DEFAULT 0;
-CREATE TABLE store_health (id INTEGER PRIMARY KEY CHECK (id = 1), checked_at INTEGER NOT NULL);
-)sql",
-};
-
-// The latest schema for PostgreSQL, the same tables and columns as the SQLite migrations
-// build (the store tests run against both). Cursors compare bytewise (COLLATE "C"): they are
-// decimal ids compared by length, then by text.
-const char* const kPostgresSchema = R"sql(
-CREATE TABLE tickets (
-  id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
-  number TEXT NOT NULL UNIQUE,
-  platform TEXT NOT NULL,
-  account TEXT NOT NULL,
-  mention_id TEXT NOT NULL,
-  author TEXT NOT NULL,
-  author_acct TEXT NOT NULL,
-  text TEXT NOT NULL,
-  language TEXT NOT NULL,
-  visibility BIGINT NOT NULL,
-  department TEXT NOT NULL,
-  category TEXT NOT NULL,
-  priority BIGINT NOT NULL,
-  rule TEXT NOT NULL,
-  status TEXT NOT NULL CHECK (status IN ('open', 'closed')),
-  resolution TEXT NOT NULL DEFAULT '',
-  closed_by TEXT NOT NULL DEFAULT '',
-  created_at BIGINT NOT NULL,
-  updated_at BIGINT NOT NULL,
-  closed_at BIGINT NOT NULL DEFAULT 0,
-  author_id TEXT NOT NULL DEFAULT '',
-  tags TEXT NOT NULL DEFAULT '',
-  hidden BIGINT NOT NULL DEFAULT 0,
-  notify BIGINT NOT NULL DEFAULT 0,
-  neighbourhood TEXT NOT NULL DEFAULT '',
-  reopened BIGINT NOT NULL DEFAULT 0,
-  UNIQUE (platform, account, mention_id)
-);
-CREATE INDEX tickets_status_department ON tickets (status, department, id);
-CREATE INDEX tickets_author ON tickets (platform, account, author_id);
-CREATE TABLE ticket_sequence_by_prefix (
-  prefix TEXT NOT NULL,
-  year BIGINT NOT NULL,
-  last BIGINT NOT NULL,
-  PRIMARY KEY (prefix, year)
-);
-CREATE TABLE mentions_seen (
-  platform TEXT NOT NULL,
-  account TEXT NOT NULL,
-  mention_id TEXT NOT NULL,
-  ticket_id BIGINT REFERENCES tickets (id),
-  decision TEXT NOT NULL,
-  seen_at BIGINT NOT NULL,
-  PRIMARY KEY (platform, account, mention_id)
-);
-CREATE TABLE outbox (
-  id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
-  ticket_id BIGINT NOT NULL REFERENCES tickets (id),
-  kind TEXT NOT NULL,
-  account TEXT NOT NULL,
-  in_reply_to_id TEXT NOT NULL,
-  author_acct TEXT NOT NULL,
-  text TEXT NOT NULL,
-  visibility BIGINT NOT NULL,
-  language TEXT NOT NULL,
-  priority BIGINT NOT NULL,
-  idempotency_key TEXT NOT NULL UNIQUE,
-  state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'failed')),
-  attempts BIGINT NOT NULL DEFAULT 0,
-  next_attempt_at BIGINT NOT NULL,
-  platform_post_id TEXT NOT NULL DEFAULT '',
-  last_error TEXT NOT NULL DEFAULT '',
-  created_at BIGINT NOT NULL,
-  sent_at BIGINT NOT NULL DEFAULT 0,
-  claimed_by TEXT NOT NULL DEFAULT '',
-  claimed_until BIGINT NOT NULL DEFAULT 0
-);
-CREATE INDEX outbox_due ON outbox (account, state, priority, next_attempt_at, id);
-CREATE INDEX outbox_ticket ON outbox (ticket_id);
-CREATE INDEX outbox_state ON outbox (state);
-CREATE INDEX outbox_sent ON outbox (account, sent_at) WHERE state = 'sent';
-CREATE TABLE events (
-  id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
-  ticket_id BIGINT NOT NULL REFERENCES tickets (id),
-  at BIGINT NOT NULL,
-  actor TEXT NOT NULL,
-  kind TEXT NOT NULL,
-  detail TEXT NOT NULL
-);
-CREATE INDEX events_ticket ON events (ticket_id, id);
-CREATE TABLE cursors (
-  platform TEXT NOT NULL,
-  account TEXT NOT NULL,
-  cursor TEXT COLLATE "C" NOT NULL,
-  updated_at BIGINT NOT NULL,
-  PRIMARY KEY (platform, account)
-);
-CREATE TABLE thread_posts (
-  platform TEXT NOT NULL,
-  account TEXT NOT NULL,
-  post_id TEXT NOT NULL,
-  ticket_id BIGINT NOT NULL REFERENCES tickets (id),
-  PRIMARY KEY (platform, account, post_id)
-);
-CREATE TABLE store_health (id BIGINT PRIMARY KEY CHECK (id = 1), checked_at BIGINT NOT NULL);
-)sql";
-constexpr int kLatestVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
 // A statement on the store's connection; forwards to db::Statement so the transactions
 // below read the same for both engines. Bind indexes are 1-based.
@@ -402,7 +179,7 @@ Store::Store(std::unique_ptr<db::Connection> db, std::string prefix)
 Store::~Store() = default;
 
 int Store::schema_version_latest() {
-  return kLatestVersion;
+  return schema::kLatestVersion;
 }
 
 bool Store::is_postgres_url(std::string_view location) {
@@ -415,7 +192,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& location, std::str
   if (!conn) return Error{conn.error()};
   std::unique_ptr<Store> store(new Store(std::move(*conn), std::move(ticket_prefix)));
   const std::string where = is_postgres_url(location) ? "the PostgreSQL store" : location;
-  if (auto s = store->migrate(schema_version > 0 ? schema_version : kLatestVersion); !s)
+  if (auto s = store->migrate(schema_version > 0 ? schema_version : schema::kLatestVersion); !s)
     return Error{where + ": " + s.error()};
   return store;
 }
@@ -442,24 +219,24 @@ Status Store::migrate(int target) {
   }
   auto v = schema_version();
   if (!v) return Error{v.error()};
-  if (*v > kLatestVersion)
+  if (*v > schema::kLatestVersion)
     return Error{"the store's schema version " + std::to_string(*v) +
-                 " is newer than this sotongd knows (" + std::to_string(kLatestVersion) +
+                 " is newer than this sotongd knows (" + std::to_string(schema::kLatestVersion) +
                  "); run a newer sotongd"};
   if (pg) {
     // PostgreSQL stores begin at the latest schema; later versions add migrations for both.
     if (*v == 0) {
-      if (auto s = exec(kPostgresSchema); !s) return Error{"creating the schema: " + s.error()};
-      if (auto s = db_->set_schema_version(kLatestVersion); !s) return s;
-      spdlog::info("store created at schema version {}", kLatestVersion);
-    } else if (*v < kLatestVersion) {
+      if (auto s = exec(schema::kPostgres); !s) return Error{"creating the schema: " + s.error()};
+      if (auto s = db_->set_schema_version(schema::kLatestVersion); !s) return s;
+      spdlog::info("store created at schema version {}", schema::kLatestVersion);
+    } else if (*v < schema::kLatestVersion) {
       return Error{"the store's schema version " + std::to_string(*v) +
-                   " has no PostgreSQL migration to " + std::to_string(kLatestVersion)};
+                   " has no PostgreSQL migration to " + std::to_string(schema::kLatestVersion)};
     }
     return tx.commit();
   }
-  for (int from = *v; from < std::min(target, kLatestVersion); ++from) {
-    if (auto s = exec(kMigrations[from]); !s)
+  for (int from = *v; from < std::min(target, schema::kLatestVersion); ++from) {
+    if (auto s = exec(schema::kSqliteMigrations[from]); !s)
       return Error{"migration to version " + std::to_string(from + 1) + " failed: " + s.error()};
     if (auto s = db_->set_schema_version(from + 1); !s) return s;
     spdlog::info("store migrated to schema version {}", from + 1);
@@ -942,16 +719,11 @@ Result<CloseOutcome> Store::close_ticket(const std::string& number, const std::s
   Transaction tx(*db_);
   if (!tx.begun()) return Error{tx.error()};
   CloseOutcome out;
-  // Locked until commit on PostgreSQL: two instances closing one ticket post one follow-up.
-  auto t = ticket_where("number = ?1", number, true);
-  if (!t) return Error{t.error()};
-  if (!*t) {
-    out.kind = CloseOutcome::Kind::kNotFound;
-    return out;
-  }
-  out.ticket = std::move(**t);
-  if (!department.empty() && out.ticket.department != department) {
-    out.kind = CloseOutcome::Kind::kForbidden;
+  auto access = writable_ticket(number, department, &out.ticket);
+  if (!access) return Error{access.error()};
+  if (*access != Access::kGranted) {
+    out.kind = *access == Access::kNotFound ? CloseOutcome::Kind::kNotFound
+                                            : CloseOutcome::Kind::kForbidden;
     return out;
   }
   if (out.ticket.status == "closed") {
@@ -995,15 +767,11 @@ Result<ReassignOutcome> Store::reassign_ticket(const std::string& number,
   Transaction tx(*db_);
   if (!tx.begun()) return Error{tx.error()};
   ReassignOutcome out;
-  auto t = ticket_where("number = ?1", number, true);
-  if (!t) return Error{t.error()};
-  if (!*t) {
-    out.kind = ReassignOutcome::Kind::kNotFound;
-    return out;
-  }
-  out.ticket = std::move(**t);
-  if (!department.empty() && out.ticket.department != department) {
-    out.kind = ReassignOutcome::Kind::kForbidden;
+  auto access = writable_ticket(number, department, &out.ticket);
+  if (!access) return Error{access.error()};
+  if (*access != Access::kGranted) {
+    out.kind = *access == Access::kNotFound ? ReassignOutcome::Kind::kNotFound
+                                            : ReassignOutcome::Kind::kForbidden;
     return out;
   }
   if (out.ticket.department == to) {
@@ -1049,15 +817,11 @@ Result<ReopenOutcome> Store::reopen_ticket(const std::string& number, const std:
   Transaction tx(*db_);
   if (!tx.begun()) return Error{tx.error()};
   ReopenOutcome out;
-  auto t = ticket_where("number = ?1", number, true);
-  if (!t) return Error{t.error()};
-  if (!*t) {
-    out.kind = ReopenOutcome::Kind::kNotFound;
-    return out;
-  }
-  out.ticket = std::move(**t);
-  if (!department.empty() && out.ticket.department != department) {
-    out.kind = ReopenOutcome::Kind::kForbidden;
+  auto access = writable_ticket(number, department, &out.ticket);
+  if (!access) return Error{access.error()};
+  if (*access != Access::kGranted) {
+    out.kind = *access == Access::kNotFound ? ReopenOutcome::Kind::kNotFound
+                                            : ReopenOutcome::Kind::kForbidden;
     return out;
   }
   if (out.ticket.status == "open") {
@@ -1079,6 +843,18 @@ Result<ReopenOutcome> Store::reopen_ticket(const std::string& number, const std:
   out.ticket.updated_at_ms = now_ms;
   out.kind = ReopenOutcome::Kind::kReopened;
   return out;
+}
+
+Result<Store::Access> Store::writable_ticket(const std::string& number,
+                                             const std::string& department, TicketRow* out) {
+  // Locked until commit on PostgreSQL: two instances writing one ticket (a close on each,
+  // say) take turns, and the second sees the first's outcome.
+  auto t = ticket_where("number = ?1", number, true);
+  if (!t) return Error{t.error()};
+  if (!*t) return Access::kNotFound;
+  *out = std::move(**t);
+  if (!department.empty() && out->department != department) return Access::kForbidden;
+  return Access::kGranted;
 }
 
 Result<std::optional<TicketRow>> Store::ticket_where(const char* where, const std::string& arg,

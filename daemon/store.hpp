@@ -276,6 +276,10 @@ class Store {
                          const std::string& post_id);
   Status add_event(int64_t ticket_id, int64_t at_ms, const std::string& actor,
                    const std::string& kind, const std::string& detail);
+  // The ticket a department (empty = admin) is about to write, locked, and whether it may.
+  enum class Access { kGranted, kNotFound, kForbidden };
+  Result<Access> writable_ticket(const std::string& number, const std::string& department,
+                                 TicketRow* out);
   Result<std::optional<TicketRow>> ticket_where(const char* where, const std::string& arg,
                                                 bool for_update = false);
 

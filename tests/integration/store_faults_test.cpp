@@ -13,6 +13,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "../unit/sqlite_count.hpp"
 #include "harness.hpp"
 
 namespace sotong::test_support {
@@ -20,18 +21,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using std::chrono::seconds;
-
-int64_t count_rows(const fs::path& db, const char* sql) {
-  sqlite3* c = nullptr;
-  sqlite3_open_v2(db.c_str(), &c, SQLITE_OPEN_READONLY, nullptr);
-  sqlite3_stmt* s = nullptr;
-  int64_t n = -1;
-  if (sqlite3_prepare_v2(c, sql, -1, &s, nullptr) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
-    n = sqlite3_column_int64(s, 0);
-  sqlite3_finalize(s);
-  sqlite3_close_v2(c);
-  return n;
-}
 
 std::string slurp(const fs::path& p) {
   std::ifstream in(p);

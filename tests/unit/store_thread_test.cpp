@@ -14,12 +14,14 @@
 #include <csignal>
 #include <set>
 
+#include "sqlite_count.hpp"
 #include "temp_dir.hpp"
 
 namespace sotong {
 namespace {
 
 namespace asio = boost::asio;
+using test_support::count_rows;
 using test_support::TempDir;
 
 Mention mention(int i) {
@@ -41,19 +43,6 @@ Decision lights() {
   d.category = "streetlight";
   d.rule = "streetlight";
   return d;
-}
-
-// Counts rows through a connection of its own: what is committed, not what a transaction sees.
-int64_t committed(const std::filesystem::path& db, const char* sql) {
-  sqlite3* c = nullptr;
-  sqlite3_open_v2(db.c_str(), &c, SQLITE_OPEN_READONLY, nullptr);
-  sqlite3_stmt* s = nullptr;
-  int64_t n = -1;
-  if (sqlite3_prepare_v2(c, sql, -1, &s, nullptr) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
-    n = sqlite3_column_int64(s, 0);
-  sqlite3_finalize(s);
-  sqlite3_close_v2(c);
-  return n;
 }
 
 struct Outcome {
@@ -90,7 +79,7 @@ std::vector<Outcome> ingest_burst(StoreThread& st, const std::filesystem::path& 
           }
           o.number = r->ticket_number;
           const std::string sql = "SELECT count(*) FROM tickets WHERE number = '" + o.number + "'";
-          o.visible_to_others = committed(db, sql.c_str()) == 1;
+          o.visible_to_others = count_rows(db, sql.c_str()) == 1;
         },
         asio::detached);
   }
@@ -117,8 +106,8 @@ TEST(StoreThread, ABurstIsCommittedInGroupsAndAnsweredOnlyOnceDurable) {
   EXPECT_GT(stats.groups, 0u) << "200 jobs queued at once should share transactions";
   EXPECT_LT(stats.groups, 200u);
   EXPECT_EQ(stats.group_failures, 0u);
-  EXPECT_EQ(committed(db, "SELECT count(*) FROM tickets"), 200);
-  EXPECT_EQ(committed(db, "SELECT count(*) FROM outbox"), 200);
+  EXPECT_EQ(count_rows(db, "SELECT count(*) FROM tickets"), 200);
+  EXPECT_EQ(count_rows(db, "SELECT count(*) FROM outbox"), 200);
 }
 
 TEST(StoreThread, AFailingJobRollsBackAloneInsideItsGroup) {
@@ -139,9 +128,9 @@ TEST(StoreThread, AFailingJobRollsBackAloneInsideItsGroup) {
   }
   EXPECT_GT(st.stats().groups, 0u);
   // Mention 17 left nothing behind: no ticket, no reply, not even "seen" (it is read again).
-  EXPECT_EQ(committed(db, "SELECT count(*) FROM tickets"), 49);
-  EXPECT_EQ(committed(db, "SELECT count(*) FROM outbox"), 49);
-  EXPECT_EQ(committed(db, "SELECT count(*) FROM mentions_seen WHERE mention_id = '1017'"), 0);
+  EXPECT_EQ(count_rows(db, "SELECT count(*) FROM tickets"), 49);
+  EXPECT_EQ(count_rows(db, "SELECT count(*) FROM outbox"), 49);
+  EXPECT_EQ(count_rows(db, "SELECT count(*) FROM mentions_seen WHERE mention_id = '1017'"), 0);
 }
 
 TEST(StoreThread, WithoutGroupsEveryJobCommitsAlone) {
@@ -190,7 +179,7 @@ TEST(StoreThread, AWriteFaultMarksTheStoreFailingAndAProbeWriteHealsIt) {
   std::atomic<int> changes{0};
   st.on_health_change([&](bool, db::Fault) { ++changes; });
   ASSERT_TRUE(ingest_burst(st, db, 1)[0].ok);
-  const auto before = committed(db, "SELECT count(*) FROM tickets");
+  const auto before = count_rows(db, "SELECT count(*) FROM tickets");
 
   std::vector<Outcome> during;
   {
@@ -205,11 +194,11 @@ TEST(StoreThread, AWriteFaultMarksTheStoreFailingAndAProbeWriteHealsIt) {
   }
   // Nothing half-written: every ticket committed has its reply queued, and each answer given
   // as a success is in the store.
-  EXPECT_EQ(committed(db, "SELECT count(*) FROM tickets"),
-            committed(db, "SELECT count(*) FROM outbox"));
+  EXPECT_EQ(count_rows(db, "SELECT count(*) FROM tickets"),
+            count_rows(db, "SELECT count(*) FROM outbox"));
   int64_t answered_ok = 0;
   for (const auto& o : during) answered_ok += o.ok ? 1 : 0;
-  EXPECT_EQ(committed(db, "SELECT count(*) FROM tickets"), before + answered_ok);
+  EXPECT_EQ(count_rows(db, "SELECT count(*) FROM tickets"), before + answered_ok);
 
   // The thread probes while idle and finds the store writable again.
   for (int i = 0; i < 100 && !st.healthy(); ++i)

@@ -13,125 +13,17 @@
 #include <set>
 #include <sstream>
 
+#include "daemon/config_parse.hpp"
 #include "daemon/store/db.hpp"
 
 namespace sotong {
 namespace {
 
 namespace fs = std::filesystem;
+using namespace config_parse;  // NOLINT(google-build-using-namespace)
 
 // A config file is small; a bigger one is a mistake or an attack on the parser.
 constexpr std::uintmax_t kMaxConfigBytes = 1 << 20;
-// A token file holds one token; anything larger is not one.
-constexpr std::uintmax_t kMaxSecretBytes = std::uintmax_t{16} * 1024;
-
-struct Ctx {
-  std::string file;
-  std::string where(const YAML::Node& n) const {
-    const auto m = n.Mark();
-    if (m.line < 0) return file;
-    return file + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1);
-  }
-  Error err(const YAML::Node& n, const std::string& msg) const {
-    return Error{where(n) + ": " + msg};
-  }
-};
-
-Status check_keys(const Ctx& c, const YAML::Node& map, const std::set<std::string>& known,
-                  const std::string& what) {
-  if (!map.IsMap()) return c.err(map, what + " must be a mapping");
-  for (const auto& kv : map) {
-    auto key = kv.first.as<std::string>();
-    if (!known.contains(key)) {
-      std::string list;
-      for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
-      return c.err(kv.first, "unknown field \"" + key + "\" in " + what + " (known: " + list + ")");
-    }
-  }
-  return Status::Ok();
-}
-
-Result<std::string> scalar(const Ctx& c, const YAML::Node& n, const std::string& field) {
-  if (!n.IsScalar()) return c.err(n, field + " must be a string");
-  return n.as<std::string>();
-}
-
-Result<int64_t> integer(const Ctx& c, const YAML::Node& n, const std::string& field, int64_t lo,
-                        int64_t hi) {
-  int64_t v = 0;
-  if (!n.IsScalar() || !YAML::convert<int64_t>::decode(n, v))
-    return c.err(n, field + " must be an integer");
-  if (v < lo || v > hi)
-    return c.err(n,
-                 field + " must be between " + std::to_string(lo) + " and " + std::to_string(hi));
-  return v;
-}
-
-Result<bool> boolean(const Ctx& c, const YAML::Node& n, const std::string& field) {
-  bool v = false;
-  if (!n.IsScalar() || !YAML::convert<bool>::decode(n, v))
-    return c.err(n, field + " must be true or false");
-  return v;
-}
-
-Result<std::string> read_secret_file(const fs::path& p) {
-  std::error_code ec;
-  auto size = fs::file_size(p, ec);
-  if (ec) return Error{"cannot read secret file " + p.string() + ": " + ec.message()};
-  if (size > kMaxSecretBytes) return Error{"secret file " + p.string() + " is too large"};
-  std::ifstream in(p, std::ios::binary);
-  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
-  if (s.empty()) return Error{"secret file " + p.string() + " is empty"};
-  return s;
-}
-
-// A secret named `name` is given as exactly one of name_file, name_env, name_credential.
-// Returns an empty string when none is given and the secret is optional.
-bool valid_prefix(const std::string& p) {
-  bool good = !p.empty() && p.size() <= 8;
-  for (char ch : p) good = good && ((ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'));
-  return good;
-}
-
-Result<std::string> resolve_secret(const Ctx& c, const YAML::Node& acc, const fs::path& base,
-                                   const std::string& name, bool required) {
-  const std::string file = name + "_file", env = name + "_env", cred = name + "_credential";
-  int given = (acc[file] ? 1 : 0) + (acc[env] ? 1 : 0) + (acc[cred] ? 1 : 0);
-  if (given == 0 && !required) return std::string();
-  if (given != 1)
-    return c.err(acc, "the account needs exactly one of " + file + ", " + env + ", " + cred);
-  if (acc[file]) {
-    auto f = scalar(c, acc[file], file);
-    if (!f) return Error{f.error()};
-    auto r = read_secret_file(base / *f);
-    if (!r) return c.err(acc[file], r.error());
-    return r;
-  }
-  if (acc[env]) {
-    auto var = scalar(c, acc[env], env);
-    if (!var) return Error{var.error()};
-    // Config loads on one thread and nothing in sotongd calls setenv.
-    const char* v = std::getenv(var->c_str());  // NOLINT(concurrency-mt-unsafe)
-    if (v == nullptr || *v == '\0')
-      return c.err(acc[env], "environment variable " + *var + " is not set");
-    return std::string(v);
-  }
-  auto credential = scalar(c, acc[cred], cred);
-  if (!credential) return Error{credential.error()};
-  const char* dir = std::getenv("CREDENTIALS_DIRECTORY");  // NOLINT(concurrency-mt-unsafe)
-  if (dir == nullptr) return c.err(acc[cred], "$CREDENTIALS_DIRECTORY is not set");
-  auto r = read_secret_file(fs::path(dir) / *credential);
-  if (!r) return c.err(acc[cred], r.error());
-  return r;
-}
-
-std::set<std::string> secret_fields(std::initializer_list<const char*> names) {
-  std::set<std::string> out;
-  for (const char* n : names)
-    for (const char* suffix : {"_file", "_env", "_credential"}) out.insert(std::string(n) + suffix);
-  return out;
-}
 
 Result<AccountConfig> parse_account(const Ctx& c, const YAML::Node& n, const fs::path& base) {
   if (!n.IsMap()) return c.err(n, "an account must be a mapping");
@@ -260,58 +152,6 @@ Result<AccountConfig> parse_account(const Ctx& c, const YAML::Node& n, const fs:
   return a;
 }
 
-bool is_hex64(const std::string& s) {
-  if (s.size() != 64) return false;
-  for (char ch : s)
-    if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'))) return false;
-  return true;
-}
-
-// Department names are shown to citizens ({{department}}) and ETAs too: one line each.
-Result<std::map<std::string, std::string>> per_language(const Ctx& c, const YAML::Node& n,
-                                                        const std::string& field,
-                                                        const std::string& default_language) {
-  std::map<std::string, std::string> out;
-  auto one = [&](const YAML::Node& v, const std::string& lang) -> Status {
-    auto text = scalar(c, v, field);
-    if (!text) return Error{text.error()};
-    if (text->empty() || text->size() > 200 || text->find('\n') != std::string::npos)
-      return c.err(v, field + " must be one line of 1 to 200 bytes");
-    out[lang] = *text;
-    return Status::Ok();
-  };
-  if (n.IsScalar()) {
-    if (auto s = one(n, default_language); !s) return Error{s.error()};
-  } else if (n.IsMap()) {
-    for (const auto& kv : n) {
-      const auto lang = kv.first.as<std::string>();
-      if (lang.size() < 2 || lang.size() > 3 ||
-          lang.find_first_not_of("abcdefghijklmnopqrstuvwxyz") != std::string::npos)
-        return c.err(kv.first, "\"" + lang + "\" is not a language (a primary tag like ko or en)");
-      if (auto s = one(kv.second, lang); !s) return Error{s.error()};
-    }
-  } else {
-    return c.err(n, field + " must be a string or a map of language to text");
-  }
-  return out;
-}
-
-// Collects every error of a section instead of stopping at the first, so one run of
-// --check-config shows an admin all of them.
-struct Errors {
-  std::vector<std::string> list;
-  void add(const std::string& e) { list.push_back(e); }
-  template <class T>
-  bool ok(const Result<T>& r) {
-    if (!r) add(r.error());
-    return r.ok();
-  }
-  bool ok(const Status& s) {
-    if (!s) add(s.error());
-    return s.ok();
-  }
-};
-
 // The platforms' own posting limits per hour, and the budget kept below them by default.
 int platform_posts_per_hour(const AccountConfig& a) {
   if (a.platform == "x") return std::min(a.posts_per_window * 4, a.posts_per_day);
@@ -321,11 +161,13 @@ int platform_posts_per_hour(const AccountConfig& a) {
 Result<Config> parse(const Ctx& c, const YAML::Node& root, const fs::path& base) {
   Config cfg;
   Errors e;
-  if (!e.ok(check_keys(c, root,
-                       {"ticket_prefix", "store", "rules_dir", "templates_dir", "holidays_dir",
-                        "fallback_language", "log_level", "hook", "sender", "accounts",
-                        "departments", "time_zone", "business_hours", "status_url", "limits",
-                        "threads", "watch_files", "store_retry_seconds"},
+  if (!e.ok(check_keys(c, root, {"ticket_prefix",  "store",        "rules_dir",
+                                 "templates_dir",  "holidays_dir", "fallback_language",
+                                 "log_level",      "hook",         "sender",
+                                 "accounts",       "departments",  "time_zone",
+                                 "business_hours", "status_url",   "limits",
+                                 "threads",        "watch_files",  "store_retry_seconds",
+                                 "admins",         "open311"},
                        "the configuration")))
     return Error{e.list.front()};
   if (root["ticket_prefix"]) {
@@ -402,21 +244,7 @@ Result<Config> parse(const Ctx& c, const YAML::Node& root, const fs::path& base)
     auto v = boolean(c, root["watch_files"], "watch_files");
     if (e.ok(v)) cfg.watch_files = *v;
   }
-  if (const auto hook = root["hook"];
-      hook && e.ok(check_keys(c, hook, {"listen", "port", "max_body_bytes"}, "hook"))) {
-    if (hook["listen"]) {
-      auto v = scalar(c, hook["listen"], "listen");
-      if (e.ok(v)) cfg.hook_listen = *v;
-    }
-    if (hook["port"]) {
-      auto v = integer(c, hook["port"], "port", 0, 65535);
-      if (e.ok(v)) cfg.hook_port = static_cast<uint16_t>(*v);
-    }
-    if (hook["max_body_bytes"]) {
-      auto v = integer(c, hook["max_body_bytes"], "max_body_bytes", 1024, 1 << 20);
-      if (e.ok(v)) cfg.hook_max_body_bytes = static_cast<std::size_t>(*v);
-    }
-  }
+  if (const auto hook = root["hook"]) parse_hook(c, hook, base, cfg, e);
   if (root["store_retry_seconds"]) {
     auto v = integer(c, root["store_retry_seconds"], "store_retry_seconds", 1, 300);
     if (e.ok(v)) cfg.store_retry_seconds = static_cast<int>(*v);
@@ -483,59 +311,13 @@ Result<Config> parse(const Ctx& c, const YAML::Node& root, const fs::path& base)
     }
   }
   const auto deps = root["departments"];
-  if (!deps || !deps.IsMap() || deps.size() == 0) {
+  if (!deps || !deps.IsMap() || deps.size() == 0)
     e.add(c.where(deps ? deps : root) + ": departments must be a non-empty mapping");
-  } else {
-    for (const auto& kv : deps) {
-      DepartmentConfig d;
-      d.id = kv.first.as<std::string>();
-      const auto& n = kv.second;
-      if (!e.ok(check_keys(c, n, {"name", "token_sha256", "hours", "eta"}, "department " + d.id)))
-        continue;
-      if (n["name"]) {
-        auto names = per_language(c, n["name"], "name", cfg.fallback_language);
-        if (!e.ok(names)) continue;
-        d.names = std::move(*names);
-      }
-      if (n["eta"]) {
-        auto eta = per_language(c, n["eta"], "eta", cfg.fallback_language);
-        if (!e.ok(eta)) continue;
-        d.eta = std::move(*eta);
-      }
-      d.hours = cfg.business_hours;
-      if (n["hours"]) {
-        auto h = parse_opening_hours(c.file, n["hours"]);
-        if (!e.ok(h)) continue;
-        if (h->empty()) {
-          e.add(c.where(n["hours"]) + ": department " + d.id + " is never open");
-          continue;
-        }
-        d.hours = *h;
-        d.own_hours = true;
-      }
-      if (!n["token_sha256"]) {
-        e.add(c.where(n) + ": department " + d.id + " is missing token_sha256");
-        continue;
-      }
-      auto t = scalar(c, n["token_sha256"], "token_sha256");
-      if (!e.ok(t)) continue;
-      if (!is_hex64(*t)) {
-        e.add(c.where(n["token_sha256"]) +
-              ": token_sha256 must be 64 lower-case hex digits (sha256sum of the token)");
-        continue;
-      }
-      d.token_sha256 = *t;
-      bool shared = false;
-      for (const auto& [other_id, other] : cfg.departments) {
-        if (other.token_sha256 == d.token_sha256) {
-          e.add(c.where(n["token_sha256"]) + ": department " + d.id + " has the same token as " +
-                other_id + "; every department needs its own");
-          shared = true;
-        }
-      }
-      if (!shared) cfg.departments.emplace(d.id, std::move(d));
-    }
-  }
+  else
+    parse_departments(c, deps, base, cfg, e);
+  if (const auto admins = root["admins"]) parse_admins(c, admins, base, cfg, e);
+  check_unique_tokens(c, root, cfg, e);
+  if (const auto o = root["open311"]) parse_open311(c, o, cfg, e);
   if (!e.list.empty()) {
     std::string all;
     for (const auto& m : e.list) all += (all.empty() ? "" : "\n") + m;

@@ -43,13 +43,52 @@ struct AccountConfig {
   std::chrono::seconds request_timeout{15};
 };
 
+// How a caller of the hook proves who it is: a bearer token, kept as SHA-256 hashes (two
+// while a token is being rotated), and for systems that sign their requests an HMAC-SHA256
+// secret (see docs/api.md). A caller has at least one of the two.
+struct HookCredentials {
+  std::vector<std::string> token_sha256;  // lower-case hex
+  std::string hmac_secret;                // never logged
+};
+
+// Where a department hears of its tickets: a signed JSON POST per event (see docs/api.md).
+struct WebhookConfig {
+  std::string url;              // empty: the department is not notified
+  std::string secret;           // the HMAC-SHA256 key for X-Sotong-Signature; never logged
+  std::string format = "json";  // "json", or "slack" (Slack and Mattermost incoming webhooks)
+  // Non-urgent events wait up to this long to go out together; urgent ones go at once.
+  std::chrono::seconds batch{0};
+};
+
 struct DepartmentConfig {
   std::string id;
   std::map<std::string, std::string> names;  // language -> display name
   std::map<std::string, std::string> eta;    // language -> "within 3 working days"
   OpeningHours hours;                        // the configuration's business_hours unless own
   bool own_hours = false;
-  std::string token_sha256;  // lower-case hex SHA-256 of the bearer token
+  HookCredentials auth;
+  WebhookConfig webhook;
+};
+
+// An administrator of the hook: reads and writes every department's tickets.
+struct AdminConfig {
+  std::string id;
+  HookCredentials auth;
+};
+
+// One Open311 GeoReport v2 service, made from a category of the rules.
+struct Open311Service {
+  std::string name;
+  std::string description;
+  std::string group;
+};
+
+// The read-only Open311 GeoReport v2 view of the desk (public, personal data masked).
+struct Open311Config {
+  bool enabled = false;
+  std::string jurisdiction_id;  // when set, a request naming another jurisdiction is refused
+  // By category; a category of the rules without an entry is served under its own name.
+  std::map<std::string, Open311Service> services;
 };
 
 struct Config {
@@ -75,10 +114,19 @@ struct Config {
   std::string hook_listen = "127.0.0.1";
   uint16_t hook_port = 8080;
   std::size_t hook_max_body_bytes = 64 * 1024;
+  int hook_max_connections = 256;
+  std::chrono::seconds hook_request_timeout{30};  // a whole request, from its first byte
+  std::chrono::seconds hook_idle_timeout{60};     // a kept-alive connection between requests
+  int hook_requests_per_minute = 600;             // per client address; 0: no limit
+  // Both set: the hook speaks HTTPS only (TLS 1.2 or newer).
+  std::filesystem::path hook_tls_cert_file;
+  std::filesystem::path hook_tls_key_file;
+  Open311Config open311;
   std::chrono::milliseconds sender_initial_backoff{500};
   std::chrono::milliseconds sender_max_backoff{300000};
   std::vector<AccountConfig> accounts;
   std::map<std::string, DepartmentConfig> departments;
+  std::map<std::string, AdminConfig> admins;
 
   // The display name of a department in a language, falling back to any name, then the id.
   std::string department_name(const std::string& id, const std::string& language) const;

@@ -1,7 +1,5 @@
 #include "daemon/hook_parse.hpp"
 
-#include <openssl/crypto.h>
-
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 
@@ -12,29 +10,79 @@ namespace sotong::hook {
 
 namespace json = boost::json;
 
+const std::vector<RouteSpec>& routes() {
+  using K = Route::Kind;
+  static const std::vector<RouteSpec> kRoutes{
+      {"GET", "/healthz", K::kHealth},
+      {"GET", "/readyz", K::kReady},
+      {"GET", "/metrics", K::kMetrics},
+      {"GET", "/v1/tickets", K::kListTickets},
+      {"GET", "/v1/tickets/{ticket}", K::kGetTicket},
+      {"POST", "/v1/tickets/{ticket}/close", K::kCloseTicket},
+      {"POST", "/v1/tickets/{ticket}/reopen", K::kReopenTicket},
+      {"POST", "/v1/tickets/{ticket}/reassign", K::kReassignTicket},
+      {"POST", "/v1/tickets/{ticket}/comments", K::kCommentTicket},
+      {"GET", "/v1/tickets/{ticket}/events", K::kTicketEvents},
+      {"GET", "/v1/tickets/{ticket}/notifications", K::kTicketNotifications},
+      {"GET", "/open311/v2/services.json", K::kOpen311Services},
+      {"GET", "/open311/v2/requests.json", K::kOpen311Requests},
+      {"GET", "/open311/v2/requests/{service_request_id}.json", K::kOpen311Request},
+  };
+  return kRoutes;
+}
+
+bool is_write(Route::Kind kind) {
+  using K = Route::Kind;
+  return kind == K::kCloseTicket || kind == K::kReopenTicket || kind == K::kReassignTicket ||
+         kind == K::kCommentTicket;
+}
+
+namespace {
+
+// One path segment against one pattern segment; a parameter's value goes to `param`.
+bool segment_matches(std::string_view pattern, std::string_view seg, std::string& param) {
+  if (pattern.empty() || pattern.front() != '{') return pattern == seg;
+  const auto close = pattern.find('}');
+  const std::string_view suffix = pattern.substr(close + 1);
+  if (seg.size() <= suffix.size() || !seg.ends_with(suffix)) return false;
+  std::string_view value = seg.substr(0, seg.size() - suffix.size());
+  // Every parameter the hook takes is a ticket number (an Open311 id is one too).
+  if (!valid_ticket_number(value)) return false;
+  param = std::string(value);
+  return true;
+}
+
+}  // namespace
+
 Route match_route(std::string_view method, std::string_view target) {
   Route r;
   auto u = boost::urls::parse_origin_form(target);
   if (!u) return r;
-  for (auto p : u->params()) r.query[std::string(p.key)] = std::string(p.value);
   std::vector<std::string> seg;
   for (auto s : u->segments()) seg.emplace_back(s);
-  auto want = [&](std::string_view m, Route::Kind k) {
-    r.kind = method == m ? k : Route::Kind::kBadMethod;
+  bool path_known = false;
+  for (const auto& spec : routes()) {
+    std::vector<std::string_view> pat;
+    for (std::string_view rest = spec.path.substr(1); !rest.empty();) {
+      const auto slash = rest.find('/');
+      pat.push_back(rest.substr(0, slash));
+      rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+    }
+    if (pat.size() != seg.size()) continue;
+    std::string param;
+    bool match = true;
+    for (std::size_t i = 0; match && i < pat.size(); ++i)
+      match = segment_matches(pat[i], seg[i], param);
+    if (!match) continue;
+    path_known = true;
+    r.allow += (r.allow.empty() ? "" : ", ") + std::string(spec.method);
+    if (spec.method != method) continue;
+    r.kind = spec.kind;
+    r.ticket = std::move(param);
+    for (auto p : u->params()) r.query[std::string(p.key)] = std::string(p.value);
     return r;
-  };
-  if (seg.size() == 1 && seg[0] == "healthz") return want("GET", Route::Kind::kHealth);
-  if (seg.size() >= 2 && seg[0] == "v1" && seg[1] == "tickets") {
-    if (seg.size() == 2) return want("GET", Route::Kind::kListTickets);
-    if (!valid_ticket_number(seg[2])) return r;
-    r.ticket = seg[2];
-    if (seg.size() == 3) return want("GET", Route::Kind::kGetTicket);
-    if (seg.size() == 4 && seg[3] == "close") return want("POST", Route::Kind::kCloseTicket);
-    if (seg.size() == 4 && seg[3] == "reopen") return want("POST", Route::Kind::kReopenTicket);
-    if (seg.size() == 4 && seg[3] == "reassign") return want("POST", Route::Kind::kReassignTicket);
-    if (seg.size() == 4 && seg[3] == "events") return want("GET", Route::Kind::kTicketEvents);
   }
-  r.kind = Route::Kind::kNotFound;
+  r.kind = path_known ? Route::Kind::kBadMethod : Route::Kind::kNotFound;
   return r;
 }
 
@@ -52,18 +100,6 @@ std::optional<std::string> bearer_token(std::string_view h) {
   while (!tok.empty() && tok.back() == ' ') tok.remove_suffix(1);
   if (tok.empty()) return std::nullopt;
   return std::string(tok);
-}
-
-std::optional<std::string> department_for_token(const Config& config, std::string_view token) {
-  std::string h = sha256_hex(token);
-  std::optional<std::string> found;
-  // Compare against every department, always, so timing tells nothing about which matched.
-  for (const auto& [id, d] : config.departments) {
-    if (d.token_sha256.size() == h.size() &&
-        CRYPTO_memcmp(d.token_sha256.data(), h.data(), h.size()) == 0)
-      found = id;
-  }
-  return found;
 }
 
 bool valid_ticket_number(std::string_view s) {
@@ -155,6 +191,33 @@ Result<Reassign> parse_reassign_body(std::string_view body) {
   return r;
 }
 
+Result<Comment> parse_comment_body(std::string_view body) {
+  auto o = parse_body(body);
+  if (!o) return Error{o.error()};
+  Comment c;
+  for (const auto& kv : *o) {
+    if (kv.key() == "text") {
+      auto t = clean_text(&kv.value(), "text");
+      if (!t) return Error{t.error()};
+      c.text = *t;
+    } else if (kv.key() == "public") {
+      if (!kv.value().is_bool()) return Error{"public must be true or false"};
+      c.public_reply = kv.value().get_bool();
+    } else {
+      return unknown_field(kv.key());
+    }
+  }
+  if (c.text.empty()) return Error{"text must be a string"};
+  return c;
+}
+
+bool valid_idempotency_key(std::string_view key) {
+  if (key.empty() || key.size() > 255) return false;
+  for (char ch : key)
+    if (ch < 0x21 || ch > 0x7e) return false;
+  return true;
+}
+
 Result<TicketFilter> parse_list_query(const std::map<std::string, std::string>& q,
                                       const std::string& department) {
   TicketFilter f;
@@ -165,7 +228,10 @@ Result<TicketFilter> parse_list_query(const std::map<std::string, std::string>& 
         return Error{"status must be open, closed or any"};
       f.status = v == "any" ? "" : v;
     } else if (k == "department") {
-      if (v != department) return Error{"a department may list only its own tickets"};
+      if (!department.empty() && v != department)
+        return Error{"a department may list only its own tickets"};
+      if (v.empty() || v.size() > 64) return Error{"department must be a department's id"};
+      f.department = v;
     } else if (k == "after") {
       try {
         std::size_t used = 0;

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "daemon/config.hpp"
 #include "daemon/store.hpp"
@@ -21,27 +22,43 @@ constexpr int kMaxListLimit = 200;
 struct Route {
   enum class Kind {
     kHealth,
+    kReady,
+    kMetrics,
     kGetTicket,
     kListTickets,
     kCloseTicket,
     kReopenTicket,
     kReassignTicket,
+    kCommentTicket,
     kTicketEvents,
+    kTicketNotifications,
+    kOpen311Services,
+    kOpen311Requests,
+    kOpen311Request,
     kNotFound,
     kBadMethod
   };
   Kind kind = Kind::kNotFound;
-  std::string ticket;                        // for ticket routes
+  std::string ticket;                        // for ticket routes (and an Open311 request's id)
   std::map<std::string, std::string> query;  // decoded query parameters (last one wins)
+  std::string allow;                         // kBadMethod: the methods the path takes
 };
+
+// Every route the hook serves: docs/openapi.yaml describes each (a test holds them equal).
+// Path parameters are written {name}; {name}.json matches a segment ending in ".json".
+struct RouteSpec {
+  std::string_view method;
+  std::string_view path;
+  Route::Kind kind;
+};
+const std::vector<RouteSpec>& routes();
+// Writes: they take an Idempotency-Key and are refused while the store fails.
+bool is_write(Route::Kind kind);
 
 Route match_route(std::string_view method, std::string_view target);
 
 // "Bearer <token>" → token; nullopt for anything else.
 std::optional<std::string> bearer_token(std::string_view authorization);
-
-// The department whose token hashes to the given one (constant-time comparison), or nullopt.
-std::optional<std::string> department_for_token(const Config& config, std::string_view token);
 
 // A ticket number as the store makes them: PREFIX-YYYY-NNNNNN.
 bool valid_ticket_number(std::string_view s);
@@ -59,7 +76,19 @@ struct Reassign {
 };
 Result<Reassign> parse_reassign_body(std::string_view body);
 
-// status, department, after, limit → a filter. `department` is the caller's own.
+// {"text": "...", "public": false}: an internal note, or with "public": true an interim
+// reply in the citizen's thread.
+struct Comment {
+  std::string text;
+  bool public_reply = false;
+};
+Result<Comment> parse_comment_body(std::string_view body);
+
+// An Idempotency-Key: 1 to 255 visible ASCII characters.
+bool valid_idempotency_key(std::string_view key);
+
+// status, department, after, limit ... → a filter. `department` is the caller's own; empty
+// for an admin, who may name any department.
 Result<TicketFilter> parse_list_query(const std::map<std::string, std::string>& q,
                                       const std::string& department);
 

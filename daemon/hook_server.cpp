@@ -9,7 +9,9 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
+#include <variant>
 
+#include "daemon/hook_auth.hpp"
 #include "daemon/hook_parse.hpp"
 #include "daemon/util/clock.hpp"
 #include "daemon/util/log.hpp"
@@ -71,42 +73,53 @@ struct HookServer::Impl {
   Impl(asio::any_io_executor e, StoreThread& s, Pipeline& p, std::function<bool()> r)
       : ex(e), store(s), pipeline(p), ready(std::move(r)), acceptor(e) {}
 
-  asio::awaitable<Response> handle(const http::request<http::string_body>& req) {
+  using Request = http::request<http::string_body>;
+
+  // What a write did, made on the store thread so that an Idempotency-Key keeps the answer
+  // in the write's own transaction.
+  struct WriteResult {
+    StoredAnswer answer;
+    std::string queued_account;  // a reply was queued for this account: wake its sender
+  };
+  using WriteFn = std::function<Result<WriteResult>(Store&)>;
+
+  static StoredAnswer answer(int status, std::string_view msg) {
+    return {status, hook::error_json(msg)};
+  }
+  static StoredAnswer answer(const TicketRow& t) {
+    return {200, json::serialize(hook::ticket_json(t))};
+  }
+
+  asio::awaitable<Response> handle(const Request& req) {
     auto route = hook::match_route(req.method_string(), req.target());
     using K = hook::Route::Kind;
     if (route.kind == K::kNotFound) co_return error(404, "not found");
-    if (route.kind == K::kBadMethod) co_return error(405, "method not allowed");
-    if (route.kind == K::kHealth) {
-      auto job = [](Store& s) { return s.ping(); };
-      auto store_ok = co_await store.run(std::move(job));
-      json::object o;
-      const bool connectors_ready = ready();
-      const bool store_writes = store_ok.ok() && store.healthy();
-      const bool ok = store_writes && connectors_ready;
-      o["status"] = ok ? "ok" : "degraded";
-      o["store"] = store_writes ? "ok" : "failing";
-      o["connectors"] = connectors_ready ? "ready" : "starting";
-      Response r = json_response(ok ? 200 : 503, json::serialize(o));
-      if (!store_writes) r.set(http::field::retry_after, retry_after(pipeline.runtime()->config));
+    if (route.kind == K::kBadMethod) {
+      Response r = error(405, "method not allowed");
+      r.set(http::field::allow, route.allow);
       co_return r;
     }
+    if (route.kind == K::kHealth) co_return co_await health();
+    if (route.kind == K::kReady || route.kind == K::kMetrics || route.kind == K::kOpen311Services ||
+        route.kind == K::kOpen311Requests || route.kind == K::kOpen311Request ||
+        route.kind == K::kTicketNotifications)
+      co_return error(404, "not found");
     auto rt = pipeline.runtime();
-    auto token = hook::bearer_token(req[http::field::authorization]);
-    std::optional<std::string> dept;
-    if (token) dept = hook::department_for_token(rt->config, *token);
-    if (!dept) co_return error(401, "missing or invalid bearer token");
+    auto who = co_await authenticate(req, *rt);
+    if (auto* refused = std::get_if<Response>(&who)) co_return std::move(*refused);
+    const hook::Principal& principal = std::get<hook::Principal>(who);
 
     if (route.kind == K::kGetTicket) {
       auto job = [n = route.ticket](Store& s) { return s.ticket(n); };
       auto t = co_await store.run(std::move(job));
       if (!t) co_return store_unavailable(rt->config, "store unavailable");
       if (!*t) co_return error(404, "no such ticket");
-      if ((*t)->department != *dept)
+      if (!may_access(principal, **t))
         co_return error(403, "this ticket belongs to another department");
       co_return json_response(200, json::serialize(hook::ticket_json(**t)));
     }
     if (route.kind == K::kListTickets) {
-      auto f = hook::parse_list_query(route.query, *dept);
+      auto f = hook::parse_list_query(route.query, principal.scope());
       if (!f) co_return error(400, f.error());
       auto job = [filter = *f](Store& s) { return s.list_tickets(filter); };
       auto rows = co_await store.run(std::move(job));
@@ -132,118 +145,230 @@ struct HookServer::Impl {
       auto r = co_await store.run(std::move(job));
       if (!r) co_return store_unavailable(rt->config, "store unavailable");
       if (!r->first) co_return error(404, "no such ticket");
-      if (r->first->department != *dept)
+      if (!may_access(principal, *r->first))
         co_return error(403, "this ticket belongs to another department");
       co_return json_response(200, json::serialize(hook::events_json(route.ticket, r->second)));
     }
+    co_return co_await write(route, req, principal, rt);
+  }
+
+  static bool may_access(const hook::Principal& who, const TicketRow& t) {
+    return who.admin() || t.department == who.id;
+  }
+
+  // The caller, from a signature (X-Sotong-Signature) or a bearer token; otherwise the 401.
+  asio::awaitable<std::variant<hook::Principal, Response>> authenticate(const Request& req,
+                                                                        const Runtime& rt) {
+    auto refuse = [](std::string_view why) {
+      Response r = error(401, why);
+      r.set(http::field::www_authenticate, "Bearer realm=\"sotong\"");
+      return r;
+    };
+    const auto sig = req["X-Sotong-Signature"];
+    if (sig.empty()) {
+      auto token = hook::bearer_token(req[http::field::authorization]);
+      std::optional<hook::Principal> who;
+      if (token) who = hook::principal_for_token(rt.config, *token);
+      if (!who) {
+        spdlog::warn("hook: {} {} refused: {} bearer token", std::string(req.method_string()),
+                     std::string(req.target()), token ? "unknown" : "missing");
+        co_return refuse("missing or invalid bearer token");
+      }
+      co_return *who;
+    }
+    auto check =
+        hook::check_signature(rt.config, req["X-Sotong-Client"], req["X-Sotong-Timestamp"], sig,
+                              req.method_string(), req.target(), req.body(), now_ms() / 1000);
+    if (check.kind != hook::SignatureCheck::Kind::kValid) {
+      spdlog::warn("hook: {} {} refused: {} (client {})", std::string(req.method_string()),
+                   std::string(req.target()), check.message,
+                   std::string(req["X-Sotong-Client"].substr(0, 64)));
+      co_return refuse(check.message);
+    }
+    auto job = [sig = check.signature, exp = check.expires_at_s * 1000](Store& s) {
+      return s.remember_signature(sig, exp, now_ms());
+    };
+    auto fresh = co_await store.run(std::move(job));
+    if (!fresh) co_return store_unavailable(rt.config, "store unavailable; nothing was changed");
+    if (!*fresh) {
+      spdlog::warn("hook: {} {} refused: a replayed signature (client {})",
+                   std::string(req.method_string()), std::string(req.target()),
+                   check.principal->id);
+      co_return refuse("this signature was used already; sign each request anew");
+    }
+    co_return std::move(*check.principal);
+  }
+
+  // Every write: checked, run once per Idempotency-Key, logged, and its reply's sender woken.
+  asio::awaitable<Response> write(const hook::Route& route, const Request& req,
+                                  const hook::Principal& who,
+                                  const std::shared_ptr<const Runtime>& rt) {
     auto ct = req[http::field::content_type];
     if (!ct.empty() && ct.substr(0, 16) != "application/json")
       co_return error(415, "content type must be application/json");
-    if (route.kind == K::kReopenTicket) {
-      auto reason = hook::parse_reopen_body(req.body());
-      if (!reason) co_return error(400, reason.error());
-      if (!store.healthy())
-        co_return store_unavailable(rt->config,
-                                    "the store is not taking writes; nothing was changed");
-      std::string actor = "department:" + *dept;
-      auto job = [n = route.ticket, d = *dept, why = *reason, actor](Store& s) {
-        return s.reopen_ticket(n, d, why, actor, now_ms());
-      };
-      auto r = co_await store.run(std::move(job));
-      if (!r) {
-        spdlog::error("ticket={} reopen failed: {}", route.ticket, r.error());
-        co_return store_unavailable(rt->config, "store unavailable; nothing was changed");
-      }
-      switch (r->kind) {
-        case ReopenOutcome::Kind::kNotFound:
-          co_return error(404, "no such ticket");
-        case ReopenOutcome::Kind::kForbidden:
-          spdlog::warn("ticket={} reopen refused: department {} does not own it", route.ticket,
-                       *dept);
-          co_return error(403, "this ticket belongs to another department");
-        case ReopenOutcome::Kind::kAlreadyOpen:
-          co_return error(409, "ticket is already open");
-        case ReopenOutcome::Kind::kReopened:
-          break;
-      }
-      spdlog::info("ticket={} reopened by {}", r->ticket.number, actor);
-      co_return json_response(200, json::serialize(hook::ticket_json(r->ticket)));
-    }
-    if (route.kind == K::kReassignTicket) {
-      auto body = hook::parse_reassign_body(req.body());
-      if (!body) co_return error(400, body.error());
-      if (!rt->config.departments.count(body->department))
-        co_return error(400, "no department \"" + body->department + "\" in the configuration");
-      if (!store.healthy())
-        co_return store_unavailable(rt->config,
-                                    "the store is not taking writes; nothing was changed");
-      DraftFn reply;
-      if (body->tell_citizen)
-        reply = [rt, fits = pipeline.fits()](const TicketRow& t) {
-          auto it = fits.find(t.account);
-          return render_reply(*rt, "reassigned", t, it == fits.end() ? FitFn{} : it->second,
-                              now_ms());
-        };
-      std::string actor = "department:" + *dept;
-      auto job = [n = route.ticket, d = *dept, b = *body, actor, reply](Store& s) {
-        return s.reassign_ticket(n, d, b.department, b.note, actor, reply, now_ms());
-      };
-      auto r = co_await store.run(std::move(job));
-      if (!r) {
-        spdlog::error("ticket={} reassign failed: {}", route.ticket, r.error());
-        co_return store_unavailable(rt->config, "store unavailable; nothing was changed");
-      }
-      switch (r->kind) {
-        case ReassignOutcome::Kind::kNotFound:
-          co_return error(404, "no such ticket");
-        case ReassignOutcome::Kind::kForbidden:
-          co_return error(403, "this ticket belongs to another department");
-        case ReassignOutcome::Kind::kSameDepartment:
-          co_return error(409, "the ticket is already with that department");
-        case ReassignOutcome::Kind::kClosed:
-          co_return error(409, "a closed ticket is reopened before it is reassigned");
-        case ReassignOutcome::Kind::kReassigned:
-          break;
-      }
-      spdlog::warn("ticket={} reassigned by {} to {}{}", r->ticket.number, actor,
-                   r->ticket.department, body->tell_citizen ? "; the citizen is told" : "");
-      if (r->outbox_id != 0) pipeline.notify_queued(r->ticket.account);
-      co_return json_response(200, json::serialize(hook::ticket_json(r->ticket)));
-    }
-    // kCloseTicket
-    auto resolution = hook::parse_close_body(req.body());
-    if (!resolution) co_return error(400, resolution.error());
+    const std::string key(req["Idempotency-Key"]);
+    if (req.find("Idempotency-Key") != req.end() && !hook::valid_idempotency_key(key))
+      co_return error(400, "Idempotency-Key must be 1 to 255 visible ASCII characters");
+    auto made = make_write(route, req.body(), who, rt);
+    if (auto* refused = std::get_if<Response>(&made)) co_return std::move(*refused);
     // A failing store refuses writes whole; saying so at once beats a half-hearted try.
     if (!store.healthy())
       co_return store_unavailable(rt->config,
                                   "the store is not taking writes; nothing was changed");
-    DraftFn followup = [rt, fits = pipeline.fits()](const TicketRow& t) {
-      auto it = fits.find(t.account);
-      return render_reply(*rt, "followup", t, it == fits.end() ? FitFn{} : it->second, now_ms());
-    };
-    std::string actor = "department:" + *dept;
-    auto job = [n = route.ticket, d = *dept, res = *resolution, actor, followup](Store& s) {
-      return s.close_ticket(n, d, res, actor, followup, now_ms());
+    WriteFn fn = std::move(std::get<WriteFn>(made));
+    const std::string hash = sha256_hex(std::string(req.method_string()) + "\n" +
+                                        std::string(req.target()) + "\n" + req.body());
+    auto job = [fn, key, hash, actor = who.actor()](Store& s) -> Result<WriteResult> {
+      if (key.empty()) return fn(s);
+      WriteResult done;
+      auto r = s.idempotent(actor, key, hash, now_ms(), [&]() -> Result<StoredAnswer> {
+        auto w = fn(s);
+        if (!w) return Error{w.error()};
+        done = std::move(*w);
+        return done.answer;
+      });
+      if (!r) return Error{r.error()};
+      if (r->mismatch)
+        return WriteResult{answer(422, "this Idempotency-Key was used for another request"), {}};
+      if (r->replayed) {
+        spdlog::info("hook: {} retried with Idempotency-Key; the first answer is returned", actor);
+        return WriteResult{r->answer, {}};
+      }
+      return done;
     };
     auto r = co_await store.run(std::move(job));
     if (!r) {
-      spdlog::error("ticket={} close failed: {}", route.ticket, r.error());
+      spdlog::error("ticket={} {} failed: {}", route.ticket, std::string(req.target()), r.error());
       co_return store_unavailable(rt->config, "store unavailable; nothing was changed");
     }
-    switch (r->kind) {
-      case CloseOutcome::Kind::kNotFound:
-        co_return error(404, "no such ticket");
-      case CloseOutcome::Kind::kForbidden:
-        spdlog::warn("ticket={} close refused: department {} does not own it", route.ticket, *dept);
-        co_return error(403, "this ticket belongs to another department");
-      case CloseOutcome::Kind::kAlreadyClosed:
-        co_return error(409, "ticket is already closed");
-      case CloseOutcome::Kind::kClosed:
-        break;
+    if (!r->queued_account.empty()) pipeline.notify_queued(r->queued_account);
+    co_return json_response(r->answer.status, std::move(r->answer.body));
+  }
+
+  DraftFn draft(const std::shared_ptr<const Runtime>& rt, std::string key,
+                TemplateVars extra = {}) {
+    return [rt, fits = pipeline.fits(), key = std::move(key),
+            extra = std::move(extra)](const TicketRow& t) {
+      auto it = fits.find(t.account);
+      return render_reply(*rt, key, t, it == fits.end() ? FitFn{} : it->second, now_ms(), extra);
+    };
+  }
+
+  // The store job of a write, once its body is checked; a bad body is answered at once.
+  std::variant<WriteFn, Response> make_write(const hook::Route& route, const std::string& body,
+                                             const hook::Principal& who,
+                                             const std::shared_ptr<const Runtime>& rt) {
+    using K = hook::Route::Kind;
+    const std::string n = route.ticket, scope = who.scope(), actor = who.actor();
+    if (route.kind == K::kCloseTicket) {
+      auto resolution = hook::parse_close_body(body);
+      if (!resolution) return error(400, resolution.error());
+      return WriteFn{[n, scope, actor, res = *resolution,
+                      followup = draft(rt, "followup")](Store& s) -> Result<WriteResult> {
+        auto r = s.close_ticket(n, scope, res, actor, followup, now_ms());
+        if (!r) return Error{r.error()};
+        switch (r->kind) {
+          case CloseOutcome::Kind::kNotFound:
+            return WriteResult{answer(404, "no such ticket"), {}};
+          case CloseOutcome::Kind::kForbidden:
+            spdlog::warn("ticket={} close refused: {} does not own it", n, actor);
+            return WriteResult{answer(403, "this ticket belongs to another department"), {}};
+          case CloseOutcome::Kind::kAlreadyClosed:
+            return WriteResult{answer(409, "ticket is already closed"), {}};
+          case CloseOutcome::Kind::kClosed:
+            break;
+        }
+        spdlog::info("ticket={} closed by {}; follow-up queued", n, actor);
+        return WriteResult{answer(r->ticket), r->ticket.account};
+      }};
     }
-    spdlog::info("ticket={} closed by {}; follow-up queued", r->ticket.number, actor);
-    pipeline.notify_queued(r->ticket.account);
-    co_return json_response(200, json::serialize(hook::ticket_json(r->ticket)));
+    if (route.kind == K::kReopenTicket) {
+      auto reason = hook::parse_reopen_body(body);
+      if (!reason) return error(400, reason.error());
+      return WriteFn{[n, scope, actor, why = *reason](Store& s) -> Result<WriteResult> {
+        auto r = s.reopen_ticket(n, scope, why, actor, now_ms());
+        if (!r) return Error{r.error()};
+        switch (r->kind) {
+          case ReopenOutcome::Kind::kNotFound:
+            return WriteResult{answer(404, "no such ticket"), {}};
+          case ReopenOutcome::Kind::kForbidden:
+            spdlog::warn("ticket={} reopen refused: {} does not own it", n, actor);
+            return WriteResult{answer(403, "this ticket belongs to another department"), {}};
+          case ReopenOutcome::Kind::kAlreadyOpen:
+            return WriteResult{answer(409, "ticket is already open"), {}};
+          case ReopenOutcome::Kind::kReopened:
+            break;
+        }
+        spdlog::info("ticket={} reopened by {}", n, actor);
+        return WriteResult{answer(r->ticket), {}};
+      }};
+    }
+    if (route.kind == K::kReassignTicket) {
+      auto b = hook::parse_reassign_body(body);
+      if (!b) return error(400, b.error());
+      if (!rt->config.departments.count(b->department))
+        return error(400, "no department \"" + b->department + "\" in the configuration");
+      DraftFn reply = b->tell_citizen ? draft(rt, "reassigned") : DraftFn{};
+      return WriteFn{[n, scope, actor, b = *b, reply](Store& s) -> Result<WriteResult> {
+        auto r = s.reassign_ticket(n, scope, b.department, b.note, actor, reply, now_ms());
+        if (!r) return Error{r.error()};
+        switch (r->kind) {
+          case ReassignOutcome::Kind::kNotFound:
+            return WriteResult{answer(404, "no such ticket"), {}};
+          case ReassignOutcome::Kind::kForbidden:
+            return WriteResult{answer(403, "this ticket belongs to another department"), {}};
+          case ReassignOutcome::Kind::kSameDepartment:
+            return WriteResult{answer(409, "the ticket is already with that department"), {}};
+          case ReassignOutcome::Kind::kClosed:
+            return WriteResult{answer(409, "a closed ticket is reopened before it is reassigned"),
+                               {}};
+          case ReassignOutcome::Kind::kReassigned:
+            break;
+        }
+        spdlog::warn("ticket={} reassigned by {} to {}{}", n, actor, r->ticket.department,
+                     b.tell_citizen ? "; the citizen is told" : "");
+        return WriteResult{answer(r->ticket), r->outbox_id != 0 ? r->ticket.account : ""};
+      }};
+    }
+    // kCommentTicket
+    auto c = hook::parse_comment_body(body);
+    if (!c) return error(400, c.error());
+    DraftFn reply = c->public_reply ? draft(rt, "update", {{"comment", c->text}}) : DraftFn{};
+    return WriteFn{[n, scope, actor, c = *c, reply](Store& s) -> Result<WriteResult> {
+      auto r = s.comment_ticket(n, scope, c.text, actor, reply, now_ms());
+      if (!r) return Error{r.error()};
+      switch (r->kind) {
+        case CommentOutcome::Kind::kNotFound:
+          return WriteResult{answer(404, "no such ticket"), {}};
+        case CommentOutcome::Kind::kForbidden:
+          return WriteResult{answer(403, "this ticket belongs to another department"), {}};
+        case CommentOutcome::Kind::kNoPublicReply:
+          return WriteResult{
+              answer(409, "this ticket takes no public reply (it is closed, or hidden)"), {}};
+        case CommentOutcome::Kind::kReplyRefused:
+          return WriteResult{answer(422, r->why), {}};
+        case CommentOutcome::Kind::kCommented:
+          break;
+      }
+      spdlog::info("ticket={} {} by {}", n, c.public_reply ? "public update queued" : "note added",
+                   actor);
+      return WriteResult{answer(r->ticket), r->outbox_id != 0 ? r->ticket.account : ""};
+    }};
+  }
+
+  asio::awaitable<Response> health() {
+    auto job = [](Store& s) { return s.ping(); };
+    auto store_ok = co_await store.run(std::move(job));
+    json::object o;
+    const bool connectors_ready = ready();
+    const bool store_writes = store_ok.ok() && store.healthy();
+    const bool ok = store_writes && connectors_ready;
+    o["status"] = ok ? "ok" : "degraded";
+    o["store"] = store_writes ? "ok" : "failing";
+    o["connectors"] = connectors_ready ? "ready" : "starting";
+    Response r = json_response(ok ? 200 : 503, json::serialize(o));
+    if (!store_writes) r.set(http::field::retry_after, retry_after(pipeline.runtime()->config));
+    co_return r;
   }
 
   asio::awaitable<void> session(tcp::socket socket) {

@@ -57,7 +57,8 @@ void check_reply_lengths(const Runtime& rt, std::vector<std::string>& errors) {
           {"eta", longest(etas)},
           {"status_url", status_url(rt.config, ticket)},
           {"next_business_time", format_local_time(rt.calendar, kWorstBusinessTimeMs, lang)},
-          {"resolution", "."}};
+          {"resolution", "."},
+          {"comment", "."}};
       for (const auto& key : templates.keys(lang)) {
         for (std::size_t i = 0; i < templates.variant_count(key, lang); ++i) {
           auto body = templates.render_variant(key, lang, vars, i);
@@ -164,7 +165,7 @@ Result<std::shared_ptr<const Runtime>> load_runtime(const std::filesystem::path&
 }
 
 Result<ReplyDraft> render_reply(const Runtime& rt, const std::string& key, const TicketRow& t,
-                                const FitFn& fit, int64_t now_ms) {
+                                const FitFn& fit, int64_t now_ms, const TemplateVars& extra) {
   ReplyDraft d;
   const TemplateSet& templates = rt.templates_for(t.account);
   d.language = templates.resolve_language(t.language);
@@ -186,6 +187,7 @@ Result<ReplyDraft> render_reply(const Runtime& rt, const std::string& key, const
       {"next_business_time", next_time},
       {"resolution", text::neutralize(t.resolution)},
   };
+  for (const auto& [name, value] : extra) vars[name] = text::neutralize(value);
   auto body = templates.render(key, d.language, vars, t.number);
   if (!body) return Error{body.error()};
   // The second reply of a kind on one ticket says so, and differs from the first: X refuses

@@ -47,8 +47,9 @@ Result<std::shared_ptr<const Runtime>> load_runtime(const std::filesystem::path&
 // The text of a reply: "@acct " + rendered template, fitted to the platform by `fit`.
 // `now_ms` is when it is written (for {{next_business_time}}).
 using FitFn = std::function<std::string(std::string_view prefix, std::string_view body)>;
+// `extra` adds variables a reply kind has of its own ({{comment}} for an update).
 Result<ReplyDraft> render_reply(const Runtime& rt, const std::string& key, const TicketRow& t,
-                                const FitFn& fit, int64_t now_ms);
+                                const FitFn& fit, int64_t now_ms, const TemplateVars& extra = {});
 
 // A reply's length as its platform counts it, against the platform's limit (X: 280 weighted
 // characters; Mastodon: 500, its default, since an instance's own limit is known only once

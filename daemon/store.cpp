@@ -1,6 +1,7 @@
-// Every transaction of the store, for both engines, in one file: the invariants (one
-// transaction per ingest, close, reopen, reassign; claims; threads) read in one place. The
-// tables are in store/schema.cpp.
+// The transactions of the citizens' side and the tickets, for both engines: the invariants
+// (one transaction per ingest, close, reopen, reassign; claims; threads) read in one place.
+// The department API's own (comments, idempotency, signatures) are in store_hook.cpp, the
+// notifications' in store_notify.cpp; the tables are in store/schema.cpp.
 #include "daemon/store.hpp"
 
 #include <openssl/rand.h>
@@ -9,66 +10,15 @@
 #include <utility>
 
 #include "daemon/store/schema.hpp"
+#include "daemon/store/sql.hpp"
 #include "daemon/util/clock.hpp"
 #include "daemon/util/log.hpp"
 
 namespace sotong {
 namespace {
 
-// A statement on the store's connection; forwards to db::Statement so the transactions
-// below read the same for both engines. Bind indexes are 1-based.
-class Stmt {
- public:
-  Stmt(db::Connection& c, std::string_view sql) : s_(c.prepare(sql)) {}
-  bool ok() const { return s_->ok(); }
-  std::string error() const { return s_->error(); }
-  template <class T>
-  Stmt& bind(int i, const T& v) {
-    s_->bind(i, v);
-    return *this;
-  }
-  Stmt& bind_null(int i) {
-    s_->bind_null(i);
-    return *this;
-  }
-  bool step() { return s_->step(); }
-  Status run() { return s_->run(); }
-  std::string text(int col) const { return s_->text(col); }
-  int64_t i64(int col) const { return s_->i64(col); }
-  bool is_null(int col) const { return s_->is_null(col); }
-
- private:
-  std::unique_ptr<db::Statement> s_;
-};
-
-// Rolls back unless commit() succeeded: every early return leaves nothing half-written.
-// Inside the store thread's group transaction it is a savepoint.
-class Transaction {
- public:
-  explicit Transaction(db::Connection& c) : c_(c) {
-    auto s = c_.begin();
-    begun_ = s.ok();
-    if (!begun_) error_ = s.error();
-  }
-  ~Transaction() {
-    if (begun_ && !done_) c_.rollback();
-  }
-  Transaction(const Transaction&) = delete;
-  Transaction& operator=(const Transaction&) = delete;
-  bool begun() const { return begun_; }
-  const std::string& error() const { return error_; }
-  Status commit() {
-    if (auto s = c_.commit(); !s) return s;
-    done_ = true;
-    return Status::Ok();
-  }
-
- private:
-  db::Connection& c_;
-  bool begun_ = false;
-  bool done_ = false;
-  std::string error_;
-};
+using store_sql::Stmt;
+using store_sql::Transaction;
 
 const char* const kTicketColumns =
     "id, number, platform, account, mention_id, author, author_acct, text, language, "
@@ -224,14 +174,21 @@ Status Store::migrate(int target) {
                  " is newer than this sotongd knows (" + std::to_string(schema::kLatestVersion) +
                  "); run a newer sotongd"};
   if (pg) {
-    // PostgreSQL stores begin at the latest schema; later versions add migrations for both.
+    // PostgreSQL stores begin at version 4, then migrate like SQLite's.
     if (*v == 0) {
       if (auto s = exec(schema::kPostgres); !s) return Error{"creating the schema: " + s.error()};
-      if (auto s = db_->set_schema_version(schema::kLatestVersion); !s) return s;
-      spdlog::info("store created at schema version {}", schema::kLatestVersion);
-    } else if (*v < schema::kLatestVersion) {
+      if (auto s = db_->set_schema_version(schema::kFirstPostgresVersion); !s) return s;
+      v = schema::kFirstPostgresVersion;
+      spdlog::info("store created at schema version {}", schema::kFirstPostgresVersion);
+    } else if (*v < schema::kFirstPostgresVersion) {
       return Error{"the store's schema version " + std::to_string(*v) +
                    " has no PostgreSQL migration to " + std::to_string(schema::kLatestVersion)};
+    }
+    for (int from = *v; from < schema::kLatestVersion; ++from) {
+      if (auto s = exec(schema::kPostgresMigrations[from]); !s)
+        return Error{"migration to version " + std::to_string(from + 1) + " failed: " + s.error()};
+      if (auto s = db_->set_schema_version(from + 1); !s) return s;
+      spdlog::info("store migrated to schema version {}", from + 1);
     }
     return tx.commit();
   }

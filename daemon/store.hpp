@@ -143,6 +143,29 @@ struct ReassignOutcome {
   int64_t outbox_id = 0;
 };
 
+struct CommentOutcome {
+  // kNoPublicReply: a public reply was asked for a ticket that takes none (closed, or hidden
+  // as abusive); kReplyRefused: the reply could not be made (too long for the platform, no
+  // template): `why` says so. Nothing was written for either.
+  enum class Kind { kCommented, kNotFound, kForbidden, kNoPublicReply, kReplyRefused };
+  Kind kind = Kind::kCommented;
+  TicketRow ticket;
+  int64_t outbox_id = 0;  // the public reply queued, if any
+  std::string why;
+};
+
+// The answer to a write, kept for its Idempotency-Key.
+struct StoredAnswer {
+  int status = 0;
+  std::string body;
+};
+
+struct IdempotentAnswer {
+  StoredAnswer answer;
+  bool replayed = false;  // the key was used before: this is the first answer
+  bool mismatch = false;  // the key was used before for another request: nothing was done
+};
+
 struct TicketFilter {
   std::string status;      // empty = any
   std::string department;  // empty = any
@@ -236,6 +259,25 @@ class Store {
                                           const std::string& to, const std::string& note,
                                           const std::string& actor, const DraftFn& reply,
                                           int64_t now_ms);
+
+  // One transaction: a department's (empty = admin) note on its ticket, in the audit trail;
+  // with `reply` set, also a public interim reply queued in the citizen's thread (open and
+  // not hidden tickets only).
+  Result<CommentOutcome> comment_ticket(const std::string& number, const std::string& department,
+                                        const std::string& text, const std::string& actor,
+                                        const DraftFn& reply, int64_t now_ms);
+
+  // Runs `write` at most once per (principal, key) within a day: a retry with the same key
+  // and request gets the first answer back; with another request, `mismatch`. The answer is
+  // kept in the same transaction as the write (PostgreSQL: a second instance waits for the
+  // first's commit). An error from `write` keeps nothing.
+  Result<IdempotentAnswer> idempotent(const std::string& principal, const std::string& key,
+                                      const std::string& request_hash, int64_t now_ms,
+                                      const std::function<Result<StoredAnswer>()>& write);
+  // Replay rejection for signed requests: records the signature until `expires_at_ms`;
+  // false when it was recorded before. Expired ones are forgotten.
+  Result<bool> remember_signature(const std::string& signature, int64_t expires_at_ms,
+                                  int64_t now_ms);
 
   Result<std::optional<TicketRow>> ticket(const std::string& number);
   Result<std::vector<TicketRow>> list_tickets(const TicketFilter& filter);

@@ -238,8 +238,8 @@ Result<LanguageFile> load_file(std::string_view yaml, std::string_view name,
 
 const std::vector<std::string>& TemplateSet::known_variables() {
   static const std::vector<std::string> kVariables{
-      "author", "ticket",     "department", "category",
-      "eta",    "status_url", "resolution", "next_business_time"};
+      "author",     "ticket",     "department",         "category", "eta",
+      "status_url", "resolution", "next_business_time", "comment"};
   return kVariables;
 }
 

@@ -86,8 +86,8 @@ TEST_F(Cli, CheckConfigListsEveryErrorWithItsPlace) {
           ":9:28: unknown neighbourhood list \"gangnam\" (no file has a neighbourhoods: "
           "block)\n" +
           en +
-          ":42:10: template \"extra\": unknown variable {{tiket}} (known: author, ticket, "
-          "department, category, eta, status_url, resolution, next_business_time)\n");
+          ":46:10: template \"extra\": unknown variable {{tiket}} (known: author, ticket, "
+          "department, category, eta, status_url, resolution, next_business_time, comment)\n");
 }
 
 TEST_F(Cli, CheckConfigCatchesWhatOnlyTheWholeSetReveals) {

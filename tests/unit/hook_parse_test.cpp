@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "daemon/hook_auth.hpp"
+
 namespace sotong::hook {
 namespace {
 
@@ -48,13 +50,13 @@ TEST(HookAuth, BearerTokenParsing) {
 TEST(HookAuth, TokenMapsToItsDepartmentByHash) {
   Config c;
   c.departments["roads"].id = "roads";
-  c.departments["roads"].token_sha256 = sha256_hex("secret-roads");
+  c.departments["roads"].auth.token_sha256 = {sha256_hex("secret-roads")};
   c.departments["welfare"].id = "welfare";
-  c.departments["welfare"].token_sha256 = sha256_hex("secret-welfare");
-  EXPECT_EQ(*department_for_token(c, "secret-roads"), "roads");
-  EXPECT_EQ(*department_for_token(c, "secret-welfare"), "welfare");
-  EXPECT_FALSE(department_for_token(c, "secret-road").has_value());
-  EXPECT_FALSE(department_for_token(c, sha256_hex("secret-roads")).has_value());
+  c.departments["welfare"].auth.token_sha256 = {sha256_hex("secret-welfare")};
+  EXPECT_EQ(principal_for_token(c, "secret-roads")->id, "roads");
+  EXPECT_EQ(principal_for_token(c, "secret-welfare")->id, "welfare");
+  EXPECT_FALSE(principal_for_token(c, "secret-road").has_value());
+  EXPECT_FALSE(principal_for_token(c, sha256_hex("secret-roads")).has_value());
 }
 
 TEST(HookBody, CloseBodyNeedsANonEmptyResolution) {

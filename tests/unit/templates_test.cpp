@@ -247,7 +247,7 @@ TEST(TemplateLanguage, HasKeyMeansTheFallbackHasIt) {
 TEST(TemplateLoad, UnknownVariableIsLoadError) {
   EXPECT_EQ(load_error("ko.yaml", ko_file("  extra: \"접수번호 {{ tiket }}\"\n")),
             "ko.yaml:6:10: template \"extra\": unknown variable {{tiket}} (known: author, ticket, "
-            "department, category, eta, status_url, resolution, next_business_time)");
+            "department, category, eta, status_url, resolution, next_business_time, comment)");
 }
 
 TEST(TemplateLoad, ResolutionOutsideAFollowupIsLoadError) {
@@ -270,7 +270,7 @@ TEST(TemplateLoad, EveryErrorInEveryFileIsReported) {
             "en.yaml:3:3: missing the required template \"ack_urgent\"\n"
             "en.yaml:3:3: missing the required template \"followup\"\n"
             "ko.yaml:6:6: template \"a\": unknown variable {{nope}} (known: author, ticket, "
-            "department, category, eta, status_url, resolution, next_business_time)\n"
+            "department, category, eta, status_url, resolution, next_business_time, comment)\n"
             "ko.yaml:7:24: template \"b\": \"}}\" without a matching \"{{\" (a variable is "
             "written {{ name }})");
 }

@@ -1,0 +1,68 @@
+// The store's statement and transaction helpers, shared by the files that hold its
+// transactions (store.cpp, store_hook.cpp, store_notify.cpp). Internal to the store.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "daemon/store/db.hpp"
+
+namespace sotong::store_sql {
+
+// A statement on the store's connection; forwards to db::Statement so the transactions
+// below read the same for both engines. Bind indexes are 1-based.
+class Stmt {
+ public:
+  Stmt(db::Connection& c, std::string_view sql) : s_(c.prepare(sql)) {}
+  bool ok() const { return s_->ok(); }
+  std::string error() const { return s_->error(); }
+  template <class T>
+  Stmt& bind(int i, const T& v) {
+    s_->bind(i, v);
+    return *this;
+  }
+  Stmt& bind_null(int i) {
+    s_->bind_null(i);
+    return *this;
+  }
+  bool step() { return s_->step(); }
+  Status run() { return s_->run(); }
+  std::string text(int col) const { return s_->text(col); }
+  int64_t i64(int col) const { return s_->i64(col); }
+  bool is_null(int col) const { return s_->is_null(col); }
+
+ private:
+  std::unique_ptr<db::Statement> s_;
+};
+
+// Rolls back unless commit() succeeded: every early return leaves nothing half-written.
+// Inside the store thread's group transaction it is a savepoint.
+class Transaction {
+ public:
+  explicit Transaction(db::Connection& c) : c_(c) {
+    auto s = c_.begin();
+    begun_ = s.ok();
+    if (!begun_) error_ = s.error();
+  }
+  ~Transaction() {
+    if (begun_ && !done_) c_.rollback();
+  }
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  bool begun() const { return begun_; }
+  const std::string& error() const { return error_; }
+  Status commit() {
+    if (auto s = c_.commit(); !s) return s;
+    done_ = true;
+    return Status::Ok();
+  }
+
+ private:
+  db::Connection& c_;
+  bool begun_ = false;
+  bool done_ = false;
+  std::string error_;
+};
+
+}  // namespace sotong::store_sql

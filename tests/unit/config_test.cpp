@@ -150,6 +150,72 @@ TEST(Config, TwoDepartmentsWithOneTokenAreRefused) {
   EXPECT_NE(c.error().find("same token"), std::string::npos) << c.error();
 }
 
+TEST(Config, DepartmentsAndAdminsTakeRotatedTokensSecretsAndWebhooks) {
+  TempDir d;
+  d.write("token", "t");
+  d.write("roads.hmac", std::string(40, 'h') + "\n");
+  d.write("roads.hook", std::string(32, 'w'));
+  const std::string second = sha256_hex("roads-token-2");
+  auto c = load_config(
+      d.write("sotong.yaml",
+              good("    hmac_secret_file: roads.hmac\n"
+                   "    webhook: {url: \"https://hooks.example/roads\", secret_file: roads.hook, "
+                   "batch_seconds: 60}\n"
+                   "  parks:\n"
+                   "    token_sha256: [" +
+                   second + ", " + sha256_hex("parks-new") +
+                   "]\n"
+                   "    webhook: {url: \"https://chat.example/hooks/x\", format: slack}\n"
+                   "admins:\n"
+                   "  kim: {token_sha256: " +
+                   sha256_hex("kim") +
+                   "}\n"
+                   "hook: {max_connections: 20, requests_per_minute: 0, idle_timeout_seconds: 5}\n"
+                   "open311: {enabled: true, jurisdiction_id: songpa.go.kr, services: {footbridge: "
+                   "{name: Footbridges, group: Roads}}}\n")));
+  ASSERT_TRUE(c.ok()) << c.error();
+  const auto& roads = c->departments.at("roads");
+  EXPECT_EQ(roads.auth.hmac_secret, std::string(40, 'h'));
+  EXPECT_EQ(roads.webhook.url, "https://hooks.example/roads");
+  EXPECT_EQ(roads.webhook.secret, std::string(32, 'w'));
+  EXPECT_EQ(roads.webhook.format, "json");
+  EXPECT_EQ(roads.webhook.batch, std::chrono::seconds(60));
+  EXPECT_EQ(c->departments.at("parks").auth.token_sha256.size(), 2u);
+  EXPECT_EQ(c->departments.at("parks").webhook.format, "slack");
+  EXPECT_EQ(c->admins.at("kim").auth.token_sha256.at(0), sha256_hex("kim"));
+  EXPECT_EQ(c->hook_max_connections, 20);
+  EXPECT_EQ(c->hook_requests_per_minute, 0);
+  EXPECT_EQ(c->hook_idle_timeout, std::chrono::seconds(5));
+  EXPECT_TRUE(c->open311.enabled);
+  EXPECT_EQ(c->open311.services.at("footbridge").name, "Footbridges");
+}
+
+TEST(Config, BadCredentialsAndWebhooksAreRefusedWithTheirPlace) {
+  TempDir d;
+  d.write("token", "t");
+  d.write("short", "too-short");
+  struct Case {
+    std::string extra, want;
+  };
+  for (const auto& [extra, want] : std::vector<Case>{
+           {"    hmac_secret_file: short\n", "at least 32 bytes"},
+           {"    webhook: {url: \"ftp://x\"}\n", "https://"},
+           {"    webhook: {url: \"https://x\"}\n", "needs a secret"},
+           {"    webhook: {url: \"https://x\", format: xml}\n", "json or slack"},
+           {"  parks: {name: Parks}\n", "missing token_sha256"},
+           {"  Parks Dept: {token_sha256: " + sha256_hex("p") + "}\n", "must be 1-64"},
+           {"admins:\n  roads: {token_sha256: " + sha256_hex("a") + "}\n", "department's name"},
+           {"admins:\n  kim: {token_sha256: " + kHash + "}\n", "same token"},
+           {"hook: {tls_cert_file: cert.pem}\n", "both tls_cert_file and tls_key_file"},
+           {"open311: {enabled: maybe}\n", "true or false"},
+       }) {
+    auto c = load_config(d.write("sotong.yaml", good(extra)));
+    ASSERT_FALSE(c.ok()) << extra;
+    EXPECT_NE(c.error().find(want), std::string::npos) << c.error();
+    EXPECT_NE(c.error().find("sotong.yaml:"), std::string::npos) << c.error();
+  }
+}
+
 TEST(Config, Sha256MatchesKnownVector) {
   EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }

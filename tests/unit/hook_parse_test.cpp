@@ -39,6 +39,59 @@ TEST(HookRoute, WrongMethodAndUnknownPaths) {
   EXPECT_EQ(match_route("GET", "").kind, Route::Kind::kNotFound);
 }
 
+TEST(HookRoute, EveryRouteOfTheTableMatchesItselfAndOnlyWithItsMethod) {
+  for (const auto& spec : routes()) {
+    std::string path(spec.path);
+    for (const char* param : {"{ticket}", "{service_request_id}"})
+      if (auto at = path.find(param); at != std::string::npos)
+        path.replace(at, std::string_view(param).size(), "SP-2026-000123");
+    auto r = match_route(spec.method, path);
+    EXPECT_EQ(r.kind, spec.kind) << spec.path;
+    if (path.find("SP-2026") != std::string::npos) {
+      EXPECT_EQ(r.ticket, "SP-2026-000123");
+    }
+    auto wrong = match_route(spec.method == "GET" ? "DELETE" : "GET", path);
+    EXPECT_EQ(wrong.kind, Route::Kind::kBadMethod) << spec.path;
+    EXPECT_EQ(wrong.allow, spec.method);
+  }
+  EXPECT_EQ(match_route("GET", "/open311/v2/requests/SP-2026-000123.xml").kind,
+            Route::Kind::kNotFound);
+  EXPECT_EQ(match_route("GET", "/open311/v2/requests/.json").kind, Route::Kind::kNotFound);
+  EXPECT_TRUE(is_write(Route::Kind::kCommentTicket));
+  EXPECT_FALSE(is_write(Route::Kind::kTicketEvents));
+}
+
+TEST(HookBody, CommentBodies) {
+  auto note = parse_comment_body(R"({"text":" crew booked "})");
+  ASSERT_TRUE(note.ok());
+  EXPECT_EQ(note->text, "crew booked");
+  EXPECT_FALSE(note->public_reply);
+  auto pub = parse_comment_body(R"({"text":"parts ordered","public":true})");
+  ASSERT_TRUE(pub.ok());
+  EXPECT_TRUE(pub->public_reply);
+  for (const char* bad : {R"({})", R"({"text":""})", R"({"text":"x","public":"yes"})",
+                          R"({"text":"x","visibility":"direct"})", R"({"text":5})", "[]", "{"})
+    EXPECT_FALSE(parse_comment_body(bad).ok()) << bad;
+}
+
+TEST(HookAuth, IdempotencyKeys) {
+  EXPECT_TRUE(valid_idempotency_key("close-SP-2026-000123-1"));
+  EXPECT_TRUE(valid_idempotency_key(std::string(255, 'k')));
+  EXPECT_FALSE(valid_idempotency_key(""));
+  EXPECT_FALSE(valid_idempotency_key(std::string(256, 'k')));
+  EXPECT_FALSE(valid_idempotency_key("with space"));
+  EXPECT_FALSE(valid_idempotency_key("\xed\x95\x9c"));
+}
+
+TEST(HookQuery, AnAdminMayListAnyDepartment) {
+  auto admin = parse_list_query({{"department", "parks"}}, "");
+  ASSERT_TRUE(admin.ok());
+  EXPECT_EQ(admin->department, "parks");
+  EXPECT_EQ(parse_list_query({}, "")->department, "");
+  EXPECT_FALSE(parse_list_query({{"department", "parks"}}, "roads").ok());
+  EXPECT_EQ(parse_list_query({{"department", "roads"}}, "roads")->department, "roads");
+}
+
 TEST(HookAuth, BearerTokenParsing) {
   EXPECT_EQ(*bearer_token("Bearer abc"), "abc");
   EXPECT_EQ(*bearer_token("bearer  abc "), "abc");

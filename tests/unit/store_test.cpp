@@ -5,67 +5,13 @@
 
 #include <regex>
 
+#include "store_fixture.hpp"
 #include "temp_dir.hpp"
-#ifdef SOTONG_STORE_ON_POSTGRES
-#include "pg_support.hpp"
-#endif
 
 namespace sotong {
 namespace {
 
-using test_support::TempDir;
-
-Mention sample(const std::string& id, const std::string& cursor = "") {
-  Mention m;
-  m.platform = "mastodon";
-  m.account = "songpa";
-  m.id = id;
-  m.cursor = cursor;
-  m.author = "citizen";
-  m.author_acct = "citizen@example.org";
-  m.text = "육교에 구멍이 났어요";
-  m.language = "ko";
-  m.visibility = Visibility::kPublic;
-  return m;
-}
-
-Decision roads(Priority p = Priority::kNormal) {
-  Decision d;
-  d.department = "roads";
-  d.category = "footbridge";
-  d.priority = p;
-  d.rule = "footbridge";
-  return d;
-}
-
-DraftFn ack() {
-  return [](const TicketRow& t) -> Result<ReplyDraft> {
-    return ReplyDraft{"@" + t.author_acct + " 접수번호 " + t.number, "ko"};
-  };
-}
-
-// The same tests run on both engines: this file is built into the unit tests (SQLite) and,
-// with SOTONG_STORE_ON_POSTGRES, into the PostgreSQL tests (a schema of each test's own).
-class StoreTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-#ifdef SOTONG_STORE_ON_POSTGRES
-    schema = std::make_unique<test_support::PgTestSchema>();
-    location = schema->url();
-#else
-    location = (dir.path() / "s.db").string();
-#endif
-    auto s = Store::open(location, "SP");
-    ASSERT_TRUE(s.ok()) << s.error();
-    store = std::move(*s);
-  }
-  TempDir dir;
-#ifdef SOTONG_STORE_ON_POSTGRES
-  std::unique_ptr<test_support::PgTestSchema> schema;
-#endif
-  std::string location;
-  std::unique_ptr<Store> store;
-};
+using namespace store_test;  // NOLINT(google-build-using-namespace)
 
 TEST_F(StoreTest, IngestOpensTicketQueuesAckAndMovesCursorTogether) {
   auto r = store->ingest(sample("100", "5"), roads(), ack(), 1'700'000'000'000);

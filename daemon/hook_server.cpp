@@ -80,6 +80,7 @@ struct HookServer::Impl {
   struct WriteResult {
     StoredAnswer answer;
     std::string queued_account;  // a reply was queued for this account: wake its sender
+    bool replayed = false;       // the first answer to this Idempotency-Key
   };
   using WriteFn = std::function<Result<WriteResult>(Store&)>;
 
@@ -232,7 +233,7 @@ struct HookServer::Impl {
         return WriteResult{answer(422, "this Idempotency-Key was used for another request"), {}};
       if (r->replayed) {
         spdlog::info("hook: {} retried with Idempotency-Key; the first answer is returned", actor);
-        return WriteResult{r->answer, {}};
+        return WriteResult{r->answer, {}, true};
       }
       return done;
     };
@@ -242,7 +243,9 @@ struct HookServer::Impl {
       co_return store_unavailable(rt->config, "store unavailable; nothing was changed");
     }
     if (!r->queued_account.empty()) pipeline.notify_queued(r->queued_account);
-    co_return json_response(r->answer.status, std::move(r->answer.body));
+    Response res = json_response(r->answer.status, std::move(r->answer.body));
+    if (r->replayed) res.set("Idempotent-Replayed", "true");
+    co_return res;
   }
 
   DraftFn draft(const std::shared_ptr<const Runtime>& rt, std::string key,
@@ -251,6 +254,22 @@ struct HookServer::Impl {
             extra = std::move(extra)](const TicketRow& t) {
       auto it = fits.find(t.account);
       return render_reply(*rt, key, t, it == fits.end() ? FitFn{} : it->second, now_ms(), extra);
+    };
+  }
+
+  // A department's own words are never cut short: a reply that would not fit is refused.
+  DraftFn whole_draft(const std::shared_ptr<const Runtime>& rt, std::string key,
+                      TemplateVars extra) {
+    return [rt, fits = pipeline.fits(), key = std::move(key),
+            extra = std::move(extra)](const TicketRow& t) -> Result<ReplyDraft> {
+      auto whole = render_reply(*rt, key, t, FitFn{}, now_ms(), extra);
+      if (!whole) return whole;
+      auto it = fits.find(t.account);
+      if (it == fits.end() || !it->second) return whole;
+      auto fitted = render_reply(*rt, key, t, it->second, now_ms(), extra);
+      if (!fitted || fitted->text != whole->text)
+        return Error{"the reply would be too long for " + t.platform + "; shorten the text"};
+      return whole;
     };
   }
 
@@ -333,7 +352,7 @@ struct HookServer::Impl {
     // kCommentTicket
     auto c = hook::parse_comment_body(body);
     if (!c) return error(400, c.error());
-    DraftFn reply = c->public_reply ? draft(rt, "update", {{"comment", c->text}}) : DraftFn{};
+    DraftFn reply = c->public_reply ? whole_draft(rt, "update", {{"comment", c->text}}) : DraftFn{};
     return WriteFn{[n, scope, actor, c = *c, reply](Store& s) -> Result<WriteResult> {
       auto r = s.comment_ticket(n, scope, c.text, actor, reply, now_ms());
       if (!r) return Error{r.error()};

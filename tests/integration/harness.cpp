@@ -299,8 +299,11 @@ void Fixture::write_config(const DaemonSettings& s) {
       << "    request_timeout_seconds: " << s.request_timeout_seconds << "\n";
   }
   y << "departments:\n";
-  for (const auto& [id, tok] : department_tokens())
+  for (const auto& [id, tok] : department_tokens()) {
     y << "  " << id << ":\n    token_sha256: " << sha256_hex(tok) << "\n";
+    if (auto extra = s.department_yaml.find(id); extra != s.department_yaml.end())
+      y << extra->second;
+  }
   y << s.extra_yaml;
   std::ofstream(dir() / "sotong.yaml") << y.str();
 }

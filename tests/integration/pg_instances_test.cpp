@@ -101,6 +101,41 @@ TEST_F(PgDesk, TheWholeDeskRunsOnPostgres) {
   EXPECT_NE(f.read_log("sotongd.log").find("account=songpa leading"), std::string::npos);
 }
 
+// A department's system retries a close on the other instance while the first is still
+// answering: one key, one close, one follow-up, the same answer from both.
+TEST_F(PgDesk, OneIdempotencyKeyOnTwoInstancesAtOnceClosesOnce) {
+  f.start_daemon();
+  Process second({SOTONGD_PATH, "--config", (f.dir() / "sotong.yaml").string(), "--hook-port-file",
+                  (f.dir() / "second.port").string()},
+                 f.dir() / "second.log");
+  const uint16_t second_port = wait_port(f.dir() / "second.port");
+  ASSERT_NE(second_port, 0);
+  ASSERT_TRUE(
+      wait_until([&] { return http("GET", second_port, "/healthz").status == 200; }, seconds(15)));
+  auto id = f.mention("pg2", "만리재로 193 앞 육교에 구멍이 났어요");
+  ASSERT_TRUE(wait_until([&] { return f.replies_to(id).size() == 1; }, seconds(20)));
+  const std::string number = f.ticket_for_mention(id);
+  const std::string dept = department_of(f.hook_port(), number);
+  ASSERT_FALSE(dept.empty());
+  const std::map<std::string, std::string> headers{
+      {"Authorization", "Bearer " + Fixture::department_tokens().at(dept)},
+      {"Idempotency-Key", "close-" + number}};
+  const std::string body = R"({"resolution":"처리했습니다"})";
+  const std::string target = "/v1/tickets/" + number + "/close";
+  HttpResult a, b;
+  std::thread t1([&] { a = http("POST", f.hook_port(), target, body, headers); });
+  std::thread t2([&] { b = http("POST", second_port, target, body, headers); });
+  t1.join();
+  t2.join();
+  EXPECT_EQ(a.status, 200) << a.body;
+  EXPECT_EQ(b.status, 200) << b.body;
+  EXPECT_EQ(a.body, b.body);
+  EXPECT_EQ(a.headers.count("idempotent-replayed") + b.headers.count("idempotent-replayed"), 1u);
+  ASSERT_TRUE(wait_until([&] { return f.replies_to(id).size() >= 2; }, seconds(20)));
+  std::this_thread::sleep_for(seconds(2));
+  EXPECT_EQ(f.replies_to(id).size(), 2u);
+}
+
 TEST_F(PgDesk, TwoInstancesAndTheLeaderKilledMidBurstLoseNothingAndDoubleNothing) {
   f.start_daemon();  // the first instance: it leads, having started alone
   ASSERT_TRUE(wait_until(

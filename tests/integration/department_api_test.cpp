@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 #include <chrono>
+#include <csignal>
 #include <ctime>
 #include <fstream>
 #include <thread>
@@ -234,6 +235,28 @@ TEST_F(DepartmentApi, APublicCommentIsPostedInTheThreadAndANoteIsNot) {
   ASSERT_TRUE(wait_until([&] { return replies().size() >= 3; }, std::chrono::seconds(10)));
   std::this_thread::sleep_for(std::chrono::milliseconds(400));
   EXPECT_EQ(replies().size(), 3u);  // ack, update, follow-up
+}
+
+TEST_F(DepartmentApi, TokensRotateOnReloadWithoutARestart) {
+  auto ticket = open_ticket();
+  const std::string target = "/v1/tickets/" + ticket;
+  ASSERT_EQ(f.hook("GET", target, kKimToken).status, 200);
+  // Both hashes during the move, then only the new one.
+  DaemonSettings s;
+  s.department_yaml["roads"] = "    hmac_secret_file: roads.hmac\n";
+  s.extra_yaml = "admins:\n  kim: {token_sha256: [" + sha256_hex(kKimToken) + ", " +
+                 sha256_hex("tok-kim-2") + "]}\n";
+  f.write_config(s);
+  f.signal_daemon(SIGHUP);
+  ASSERT_TRUE(wait_until([&] { return f.hook("GET", target, "tok-kim-2").status == 200; },
+                         std::chrono::seconds(10)));
+  EXPECT_EQ(f.hook("GET", target, kKimToken).status, 200);
+  s.extra_yaml = "admins:\n  kim: {token_sha256: " + sha256_hex("tok-kim-2") + "}\n";
+  f.write_config(s);
+  f.signal_daemon(SIGHUP);
+  ASSERT_TRUE(wait_until([&] { return f.hook("GET", target, kKimToken).status == 401; },
+                         std::chrono::seconds(10)));
+  EXPECT_EQ(f.hook("GET", target, "tok-kim-2").status, 200);
 }
 
 TEST_F(DepartmentApi, AWrongMethodNamesTheAllowedOne) {

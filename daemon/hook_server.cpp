@@ -80,6 +80,7 @@ struct HookServer::Impl {
   struct WriteResult {
     StoredAnswer answer;
     std::string queued_account;  // a reply was queued for this account: wake its sender
+    bool notified = false;       // a department's notification was queued: wake the Notifier
   };
   using WriteFn = std::function<Result<WriteResult>(Store&)>;
 
@@ -101,8 +102,7 @@ struct HookServer::Impl {
     }
     if (route.kind == K::kHealth) co_return co_await health();
     if (route.kind == K::kReady || route.kind == K::kMetrics || route.kind == K::kOpen311Services ||
-        route.kind == K::kOpen311Requests || route.kind == K::kOpen311Request ||
-        route.kind == K::kTicketNotifications)
+        route.kind == K::kOpen311Requests || route.kind == K::kOpen311Request)
       co_return error(404, "not found");
     auto rt = pipeline.runtime();
     auto who = co_await authenticate(req, *rt);
@@ -148,6 +148,24 @@ struct HookServer::Impl {
       if (!may_access(principal, *r->first))
         co_return error(403, "this ticket belongs to another department");
       co_return json_response(200, json::serialize(hook::events_json(route.ticket, r->second)));
+    }
+    if (route.kind == K::kTicketNotifications) {
+      using Found = std::pair<std::optional<TicketRow>, std::vector<NotificationRow>>;
+      auto job = [n = route.ticket](Store& s) -> Result<Found> {
+        auto t = s.ticket(n);
+        if (!t) return Error{t.error()};
+        if (!*t) return Found{};
+        auto rows = s.notifications_for_ticket(n);
+        if (!rows) return Error{rows.error()};
+        return Found{std::move(*t), std::move(*rows)};
+      };
+      auto r = co_await store.run(std::move(job));
+      if (!r) co_return store_unavailable(rt->config, "store unavailable");
+      if (!r->first) co_return error(404, "no such ticket");
+      if (!may_access(principal, *r->first))
+        co_return error(403, "this ticket belongs to another department");
+      co_return json_response(200,
+                              json::serialize(hook::notifications_json(route.ticket, r->second)));
     }
     co_return co_await write(route, req, principal, rt);
   }
@@ -242,6 +260,7 @@ struct HookServer::Impl {
       co_return store_unavailable(rt->config, "store unavailable; nothing was changed");
     }
     if (!r->queued_account.empty()) pipeline.notify_queued(r->queued_account);
+    if (r->notified) pipeline.notification_queued();
     co_return json_response(r->answer.status, std::move(r->answer.body));
   }
 
@@ -285,8 +304,9 @@ struct HookServer::Impl {
     if (route.kind == K::kReopenTicket) {
       auto reason = hook::parse_reopen_body(body);
       if (!reason) return error(400, reason.error());
-      return WriteFn{[n, scope, actor, why = *reason](Store& s) -> Result<WriteResult> {
-        auto r = s.reopen_ticket(n, scope, why, actor, now_ms());
+      return WriteFn{[n, scope, actor, why = *reason,
+                      notified = webhook_departments(rt->config)](Store& s) -> Result<WriteResult> {
+        auto r = s.reopen_ticket(n, scope, why, actor, now_ms(), notified);
         if (!r) return Error{r.error()};
         switch (r->kind) {
           case ReopenOutcome::Kind::kNotFound:
@@ -300,7 +320,7 @@ struct HookServer::Impl {
             break;
         }
         spdlog::info("ticket={} reopened by {}", n, actor);
-        return WriteResult{answer(r->ticket), {}};
+        return WriteResult{answer(r->ticket), {}, r->notification_id != 0};
       }};
     }
     if (route.kind == K::kReassignTicket) {
@@ -309,8 +329,10 @@ struct HookServer::Impl {
       if (!rt->config.departments.count(b->department))
         return error(400, "no department \"" + b->department + "\" in the configuration");
       DraftFn reply = b->tell_citizen ? draft(rt, "reassigned") : DraftFn{};
-      return WriteFn{[n, scope, actor, b = *b, reply](Store& s) -> Result<WriteResult> {
-        auto r = s.reassign_ticket(n, scope, b.department, b.note, actor, reply, now_ms());
+      return WriteFn{[n, scope, actor, b = *b, reply,
+                      notified = webhook_departments(rt->config)](Store& s) -> Result<WriteResult> {
+        auto r =
+            s.reassign_ticket(n, scope, b.department, b.note, actor, reply, now_ms(), notified);
         if (!r) return Error{r.error()};
         switch (r->kind) {
           case ReassignOutcome::Kind::kNotFound:
@@ -327,7 +349,8 @@ struct HookServer::Impl {
         }
         spdlog::warn("ticket={} reassigned by {} to {}{}", n, actor, r->ticket.department,
                      b.tell_citizen ? "; the citizen is told" : "");
-        return WriteResult{answer(r->ticket), r->outbox_id != 0 ? r->ticket.account : ""};
+        return WriteResult{answer(r->ticket), r->outbox_id != 0 ? r->ticket.account : "",
+                           r->notification_id != 0};
       }};
     }
     // kCommentTicket

@@ -299,8 +299,10 @@ void Fixture::write_config(const DaemonSettings& s) {
       << "    request_timeout_seconds: " << s.request_timeout_seconds << "\n";
   }
   y << "departments:\n";
-  for (const auto& [id, tok] : department_tokens())
+  for (const auto& [id, tok] : department_tokens()) {
     y << "  " << id << ":\n    token_sha256: " << sha256_hex(tok) << "\n";
+    if (auto more = s.department_yaml.find(id); more != s.department_yaml.end()) y << more->second;
+  }
   y << s.extra_yaml;
   std::ofstream(dir() / "sotong.yaml") << y.str();
 }

@@ -56,7 +56,9 @@ struct DaemonSettings {
   bool streaming = true;
   int poll_interval_seconds = 1;
   int request_timeout_seconds = 2;
-  std::string extra_yaml;           // appended to the config
+  std::string extra_yaml;  // appended to the config
+  // More lines under a department (indented by four spaces), e.g. its webhook.
+  std::map<std::string, std::string> department_yaml;
   std::string store;                // an SQLite path or postgresql:// URL; default: in dir()
   std::string rules_dir;            // default: the shipped rules/
   std::string templates_dir;        // default: the shipped templates/

@@ -6,15 +6,10 @@
 #include <boost/json.hpp>
 
 #include "daemon/store.hpp"
-#include "temp_dir.hpp"
-#ifdef SOTONG_STORE_ON_POSTGRES
-#include "pg_support.hpp"
-#endif
+#include "store_fixture.hpp"
 
 namespace sotong {
 namespace {
-
-using test_support::TempDir;
 
 Mention mention(const std::string& id,
                 const std::string& text = "육교에 구멍이 났어요 010-1234-5678") {
@@ -59,19 +54,8 @@ IngestOptions options() {
   return o;
 }
 
-class NotificationStoreTest : public ::testing::Test {
+class NotificationStoreTest : public test_support::StoreFixture {
  protected:
-  void SetUp() override {
-#ifdef SOTONG_STORE_ON_POSTGRES
-    schema = std::make_unique<test_support::PgTestSchema>();
-    location = schema->url();
-#else
-    location = (dir.path() / "s.db").string();
-#endif
-    auto s = Store::open(location, "SP");
-    ASSERT_TRUE(s.ok()) << s.error();
-    store = std::move(*s);
-  }
   std::string open_ticket(const std::string& id, const std::string& department = "roads",
                           Priority p = Priority::kNormal) {
     auto r = store->ingest(mention(id), decision(department, p), options(), ack(), 1'000);
@@ -83,12 +67,6 @@ class NotificationStoreTest : public ::testing::Test {
     EXPECT_TRUE(rows.ok()) << rows.error();
     return rows.ok() ? *rows : std::vector<NotificationRow>{};
   }
-  TempDir dir;
-#ifdef SOTONG_STORE_ON_POSTGRES
-  std::unique_ptr<test_support::PgTestSchema> schema;
-#endif
-  std::string location;
-  std::unique_ptr<Store> store;
 };
 
 TEST_F(NotificationStoreTest, OpeningATicketQueuesItsDepartmentsNotification) {

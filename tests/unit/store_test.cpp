@@ -5,6 +5,7 @@
 
 #include <regex>
 
+#include "store_fixture.hpp"
 #include "temp_dir.hpp"
 #ifdef SOTONG_STORE_ON_POSTGRES
 #include "pg_support.hpp"
@@ -46,26 +47,7 @@ DraftFn ack() {
 
 // The same tests run on both engines: this file is built into the unit tests (SQLite) and,
 // with SOTONG_STORE_ON_POSTGRES, into the PostgreSQL tests (a schema of each test's own).
-class StoreTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-#ifdef SOTONG_STORE_ON_POSTGRES
-    schema = std::make_unique<test_support::PgTestSchema>();
-    location = schema->url();
-#else
-    location = (dir.path() / "s.db").string();
-#endif
-    auto s = Store::open(location, "SP");
-    ASSERT_TRUE(s.ok()) << s.error();
-    store = std::move(*s);
-  }
-  TempDir dir;
-#ifdef SOTONG_STORE_ON_POSTGRES
-  std::unique_ptr<test_support::PgTestSchema> schema;
-#endif
-  std::string location;
-  std::unique_ptr<Store> store;
-};
+class StoreTest : public test_support::StoreFixture {};
 
 TEST_F(StoreTest, IngestOpensTicketQueuesAckAndMovesCursorTogether) {
   auto r = store->ingest(sample("100", "5"), roads(), ack(), 1'700'000'000'000);

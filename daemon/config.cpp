@@ -167,7 +167,7 @@ Result<Config> parse(const Ctx& c, const YAML::Node& root, const fs::path& base)
                                  "accounts",       "departments",  "time_zone",
                                  "business_hours", "status_url",   "limits",
                                  "threads",        "watch_files",  "store_retry_seconds",
-                                 "admins",         "open311"},
+                                 "admins",         "open311",      "notifications"},
                        "the configuration")))
     return Error{e.list.front()};
   if (root["ticket_prefix"]) {
@@ -318,6 +318,7 @@ Result<Config> parse(const Ctx& c, const YAML::Node& root, const fs::path& base)
   if (const auto admins = root["admins"]) parse_admins(c, admins, base, cfg, e);
   check_unique_tokens(c, root, cfg, e);
   if (const auto o = root["open311"]) parse_open311(c, o, cfg, e);
+  if (const auto n = root["notifications"]) parse_notifications(c, n, cfg, e);
   if (!e.list.empty()) {
     std::string all;
     for (const auto& m : e.list) all += (all.empty() ? "" : "\n") + m;

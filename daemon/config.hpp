@@ -60,6 +60,16 @@ struct WebhookConfig {
   std::chrono::seconds batch{0};
 };
 
+// How the notifications to departments' webhooks are retried (docs/notifications.md).
+struct NotificationsConfig {
+  std::chrono::milliseconds initial_backoff{2000};
+  std::chrono::milliseconds max_backoff{600000};
+  // After this long in the queue a notification not delivered is given up as failed: a day
+  // covers a receiver's weekend-night outage without telling of day-old tickets forever.
+  std::chrono::seconds give_up_after{24 * 3600};
+  std::chrono::seconds request_timeout{10};
+};
+
 struct DepartmentConfig {
   std::string id;
   std::map<std::string, std::string> names;  // language -> display name
@@ -122,6 +132,7 @@ struct Config {
   std::filesystem::path hook_tls_cert_file;
   std::filesystem::path hook_tls_key_file;
   Open311Config open311;
+  NotificationsConfig notifications;
   std::chrono::milliseconds sender_initial_backoff{500};
   std::chrono::milliseconds sender_max_backoff{300000};
   std::vector<AccountConfig> accounts;

@@ -1,5 +1,5 @@
 // The configuration's department side: the hook's listener and limits, the departments and
-// admins with their credentials and webhooks, and the Open311 view.
+// admins with their credentials and webhooks, the notifications' retries, and the Open311 view.
 #include <set>
 
 #include "daemon/config.hpp"
@@ -253,6 +253,31 @@ void parse_open311(const Ctx& c, const YAML::Node& n, Config& cfg, Errors& e) {
     }
     if (s.name.empty()) s.name = category;
     cfg.open311.services.emplace(category, std::move(s));
+  }
+}
+
+void parse_notifications(const Ctx& c, const YAML::Node& n, Config& cfg, Errors& e) {
+  if (!e.ok(check_keys(c, n,
+                       {"initial_backoff_ms", "max_backoff_ms", "give_up_after_hours",
+                        "request_timeout_seconds"},
+                       "notifications")))
+    return;
+  auto& out = cfg.notifications;
+  if (n["initial_backoff_ms"]) {
+    auto v = integer(c, n["initial_backoff_ms"], "initial_backoff_ms", 10, 600000);
+    if (e.ok(v)) out.initial_backoff = std::chrono::milliseconds(*v);
+  }
+  if (n["max_backoff_ms"]) {
+    auto v = integer(c, n["max_backoff_ms"], "max_backoff_ms", 100, 86400000);
+    if (e.ok(v)) out.max_backoff = std::chrono::milliseconds(*v);
+  }
+  if (n["give_up_after_hours"]) {
+    auto v = integer(c, n["give_up_after_hours"], "give_up_after_hours", 1, 24 * 14);
+    if (e.ok(v)) out.give_up_after = std::chrono::hours(*v);
+  }
+  if (n["request_timeout_seconds"]) {
+    auto v = integer(c, n["request_timeout_seconds"], "request_timeout_seconds", 1, 120);
+    if (e.ok(v)) out.request_timeout = std::chrono::seconds(*v);
   }
 }
 

@@ -72,5 +72,6 @@ void parse_admins(const Ctx& c, const YAML::Node& admins, const std::filesystem:
 // Every bearer token belongs to one department or admin.
 void check_unique_tokens(const Ctx& c, const YAML::Node& root, Config& cfg, Errors& e);
 void parse_open311(const Ctx& c, const YAML::Node& n, Config& cfg, Errors& e);
+void parse_notifications(const Ctx& c, const YAML::Node& n, Config& cfg, Errors& e);
 
 }  // namespace sotong::config_parse

@@ -22,6 +22,7 @@
 #include "connectors/x/x_connector.hpp"
 #include "daemon/hook_server.hpp"
 #include "daemon/leadership.hpp"
+#include "daemon/notifier.hpp"
 #include "daemon/sender.hpp"
 #include "daemon/util/file_watch.hpp"
 #include "daemon/util/log.hpp"
@@ -162,6 +163,11 @@ int run_daemon(const DaemonOptions& options, std::shared_ptr<const Runtime> runt
     if (Desk* d = desk_for(account); d && d->leading) d->sender->wake();
   });
 
+  // Every instance delivers notifications: claims keep two from delivering one row.
+  Notifier notifier(
+      ex, store_thread, [&pipeline] { return pipeline.runtime(); }, tls, instance + "/notify");
+  pipeline.on_notification_queued([&] { notifier.wake(); });
+
   HookServer hook(ex, store_thread, pipeline, [&] {
     // Accounts another instance leads are fine here: this one stands by for them.
     for (const auto& d : desks)
@@ -245,6 +251,7 @@ int run_daemon(const DaemonOptions& options, std::shared_ptr<const Runtime> runt
     for (auto& d : desks) lead(d);
   }
   asio::co_spawn(ex, hook.run(), track("hook"));
+  asio::co_spawn(ex, notifier.run(), track("notifier"));
 
   asio::steady_timer stop_timer(ex);
   std::function<void()> wait_for_tasks = [&] {
@@ -262,6 +269,8 @@ int run_daemon(const DaemonOptions& options, std::shared_ptr<const Runtime> runt
     stop_deadline = std::max(stop_deadline,
                              std::chrono::duration_cast<std::chrono::seconds>(acc.request_timeout) +
                                  std::chrono::seconds(5));
+  stop_deadline =
+      std::max(stop_deadline, cfg.notifications.request_timeout * 2 + std::chrono::seconds(5));
   begin_stop = [&](const char* why) {
     if (stopping) return;
     stopping = true;
@@ -271,6 +280,7 @@ int run_daemon(const DaemonOptions& options, std::shared_ptr<const Runtime> runt
     // Free the locks first: another instance takes over while this one finishes.
     if (leadership) leadership->stop();
     for (auto& d : desks) step_down(d);
+    notifier.stop();
     hook.stop();
     deadline.expires_after(stop_deadline);
     deadline.async_wait([&](boost::system::error_code ec) {

@@ -327,4 +327,34 @@ json::object events_json(const std::string& number, const std::vector<EventRow>&
   return out;
 }
 
+json::object notifications_json(const std::string& number,
+                                const std::vector<NotificationRow>& rows) {
+  json::array arr;
+  for (const auto& n : rows) {
+    json::object o;
+    o["id"] = n.id;
+    o["event"] = n.event;
+    o["department"] = n.department;
+    o["urgent"] = n.urgent;
+    o["state"] = n.state;
+    o["attempts"] = n.attempts;
+    o["last_status"] = n.last_status;
+    o["last_error"] = n.last_error;
+    o["created_at"] = iso8601_utc(n.created_at_ms);
+    if (n.delivered_at_ms > 0)
+      o["delivered_at"] = iso8601_utc(n.delivered_at_ms);
+    else
+      o["delivered_at"] = nullptr;
+    if (n.state == "pending")
+      o["next_attempt_at"] = iso8601_utc(n.next_attempt_at_ms);
+    else
+      o["next_attempt_at"] = nullptr;
+    arr.push_back(std::move(o));
+  }
+  json::object out;
+  out["ticket"] = number;
+  out["notifications"] = std::move(arr);
+  return out;
+}
+
 }  // namespace sotong::hook

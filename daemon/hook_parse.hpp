@@ -95,6 +95,11 @@ Result<TicketFilter> parse_list_query(const std::map<std::string, std::string>& 
 boost::json::object ticket_json(const TicketRow& t);
 // {"ticket": number, "events": [{"at", "actor", "kind", "detail"}]}: the audit trail.
 boost::json::object events_json(const std::string& number, const std::vector<EventRow>& events);
+// {"ticket": number, "notifications": [{"id", "event", "department", "urgent", "state",
+// "attempts", "last_status", "last_error", "created_at", "delivered_at", "next_attempt_at"}]}:
+// where the department's notifications stand. Times are null where they do not apply.
+boost::json::object notifications_json(const std::string& number,
+                                       const std::vector<NotificationRow>& rows);
 std::string error_json(std::string_view message);
 
 }  // namespace sotong::hook

@@ -80,6 +80,7 @@ struct HookServer::Impl {
   struct WriteResult {
     StoredAnswer answer;
     std::string queued_account;  // a reply was queued for this account: wake its sender
+    bool notified = false;       // a department's notification was queued: wake the Notifier
     bool replayed = false;       // the first answer to this Idempotency-Key
   };
   using WriteFn = std::function<Result<WriteResult>(Store&)>;
@@ -102,8 +103,7 @@ struct HookServer::Impl {
     }
     if (route.kind == K::kHealth) co_return co_await health();
     if (route.kind == K::kReady || route.kind == K::kMetrics || route.kind == K::kOpen311Services ||
-        route.kind == K::kOpen311Requests || route.kind == K::kOpen311Request ||
-        route.kind == K::kTicketNotifications)
+        route.kind == K::kOpen311Requests || route.kind == K::kOpen311Request)
       co_return error(404, "not found");
     auto rt = pipeline.runtime();
     auto who = co_await authenticate(req, *rt);
@@ -149,6 +149,24 @@ struct HookServer::Impl {
       if (!may_access(principal, *r->first))
         co_return error(403, "this ticket belongs to another department");
       co_return json_response(200, json::serialize(hook::events_json(route.ticket, r->second)));
+    }
+    if (route.kind == K::kTicketNotifications) {
+      using Found = std::pair<std::optional<TicketRow>, std::vector<NotificationRow>>;
+      auto job = [n = route.ticket](Store& s) -> Result<Found> {
+        auto t = s.ticket(n);
+        if (!t) return Error{t.error()};
+        if (!*t) return Found{};
+        auto rows = s.notifications_for_ticket(n);
+        if (!rows) return Error{rows.error()};
+        return Found{std::move(*t), std::move(*rows)};
+      };
+      auto r = co_await store.run(std::move(job));
+      if (!r) co_return store_unavailable(rt->config, "store unavailable");
+      if (!r->first) co_return error(404, "no such ticket");
+      if (!may_access(principal, *r->first))
+        co_return error(403, "this ticket belongs to another department");
+      co_return json_response(200,
+                              json::serialize(hook::notifications_json(route.ticket, r->second)));
     }
     co_return co_await write(route, req, principal, rt);
   }
@@ -233,7 +251,7 @@ struct HookServer::Impl {
         return WriteResult{answer(422, "this Idempotency-Key was used for another request"), {}};
       if (r->replayed) {
         spdlog::info("hook: {} retried with Idempotency-Key; the first answer is returned", actor);
-        return WriteResult{r->answer, {}, true};
+        return WriteResult{r->answer, {}, false, true};
       }
       return done;
     };
@@ -243,6 +261,7 @@ struct HookServer::Impl {
       co_return store_unavailable(rt->config, "store unavailable; nothing was changed");
     }
     if (!r->queued_account.empty()) pipeline.notify_queued(r->queued_account);
+    if (r->notified) pipeline.notification_queued();
     Response res = json_response(r->answer.status, std::move(r->answer.body));
     if (r->replayed) res.set("Idempotent-Replayed", "true");
     co_return res;
@@ -304,8 +323,9 @@ struct HookServer::Impl {
     if (route.kind == K::kReopenTicket) {
       auto reason = hook::parse_reopen_body(body);
       if (!reason) return error(400, reason.error());
-      return WriteFn{[n, scope, actor, why = *reason](Store& s) -> Result<WriteResult> {
-        auto r = s.reopen_ticket(n, scope, why, actor, now_ms());
+      return WriteFn{[n, scope, actor, why = *reason,
+                      notified = webhook_departments(rt->config)](Store& s) -> Result<WriteResult> {
+        auto r = s.reopen_ticket(n, scope, why, actor, now_ms(), notified);
         if (!r) return Error{r.error()};
         switch (r->kind) {
           case ReopenOutcome::Kind::kNotFound:
@@ -319,7 +339,7 @@ struct HookServer::Impl {
             break;
         }
         spdlog::info("ticket={} reopened by {}", n, actor);
-        return WriteResult{answer(r->ticket), {}};
+        return WriteResult{answer(r->ticket), {}, r->notification_id != 0};
       }};
     }
     if (route.kind == K::kReassignTicket) {
@@ -328,8 +348,10 @@ struct HookServer::Impl {
       if (!rt->config.departments.count(b->department))
         return error(400, "no department \"" + b->department + "\" in the configuration");
       DraftFn reply = b->tell_citizen ? draft(rt, "reassigned") : DraftFn{};
-      return WriteFn{[n, scope, actor, b = *b, reply](Store& s) -> Result<WriteResult> {
-        auto r = s.reassign_ticket(n, scope, b.department, b.note, actor, reply, now_ms());
+      return WriteFn{[n, scope, actor, b = *b, reply,
+                      notified = webhook_departments(rt->config)](Store& s) -> Result<WriteResult> {
+        auto r =
+            s.reassign_ticket(n, scope, b.department, b.note, actor, reply, now_ms(), notified);
         if (!r) return Error{r.error()};
         switch (r->kind) {
           case ReassignOutcome::Kind::kNotFound:
@@ -346,7 +368,8 @@ struct HookServer::Impl {
         }
         spdlog::warn("ticket={} reassigned by {} to {}{}", n, actor, r->ticket.department,
                      b.tell_citizen ? "; the citizen is told" : "");
-        return WriteResult{answer(r->ticket), r->outbox_id != 0 ? r->ticket.account : ""};
+        return WriteResult{answer(r->ticket), r->outbox_id != 0 ? r->ticket.account : "",
+                           r->notification_id != 0};
       }};
     }
     // kCommentTicket

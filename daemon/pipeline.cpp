@@ -255,9 +255,17 @@ std::string ack_key(const Runtime& rt, const Decision& d, int64_t now_ms, std::s
   return "ack_after_hours";
 }
 
+NotifiedDepartments webhook_departments(const Config& config) {
+  NotifiedDepartments out;
+  for (const auto& [id, d] : config.departments)
+    if (!d.webhook.url.empty()) out.insert(id);
+  return out;
+}
+
 IngestOptions ingest_options(const Runtime& rt, const Mention& m, const Decision& d,
                              int64_t now_ms) {
   IngestOptions o;
+  o.notified = webhook_departments(rt.config);
   o.ack_key = ack_key(rt, d, now_ms);
   o.author_ack_limit = rt.config.acks_per_author_per_hour;
   o.ack_thread_additions = rt.config.ack_thread_additions;
@@ -292,6 +300,7 @@ boost::asio::awaitable<bool> Pipeline::deliver(const std::vector<Mention>& menti
   // Not even trying while the store refuses writes: the connector reads again later.
   if (!store_.healthy()) co_return false;
   std::set<std::string> queued_accounts;
+  bool notified = false;
   for (const auto& m : mentions) {
     const int64_t now = now_ms();
     Decision d = decide(*rt, m);
@@ -307,6 +316,7 @@ boost::asio::awaitable<bool> Pipeline::deliver(const std::vector<Mention>& menti
       co_return false;
     }
     if (r->outbox_id != 0) queued_accounts.insert(m.account);
+    if (r->notification_id != 0) notified = true;
     switch (r->kind) {
       case IngestOutcome::Kind::kCreated:
         spdlog::info(
@@ -342,6 +352,7 @@ boost::asio::awaitable<bool> Pipeline::deliver(const std::vector<Mention>& menti
     }
   }
   for (const auto& a : queued_accounts) notify_queued(a);
+  if (notified) notification_queued();
   co_return true;
 }
 

@@ -70,6 +70,9 @@ Decision decide(const Runtime& rt, const Mention& m, RuleTrace* trace = nullptr)
 std::string ack_key(const Runtime& rt, const Decision& d, int64_t now_ms,
                     std::string* why = nullptr);
 
+// The departments with a webhook: their tickets' events are queued as notifications.
+NotifiedDepartments webhook_departments(const Config& config);
+
 // The IngestOptions the configuration and rules give a mention.
 IngestOptions ingest_options(const Runtime& rt, const Mention& m, const Decision& d,
                              int64_t now_ms);
@@ -98,12 +101,18 @@ class Pipeline : public MentionSink {
   void notify_queued(const std::string& account) {
     if (on_queued_) on_queued_(account);
   }
+  // Called after a notification to a department is queued (the Notifier's wake-up).
+  void on_notification_queued(std::function<void()> f) { on_notification_ = std::move(f); }
+  void notification_queued() {
+    if (on_notification_) on_notification_();
+  }
 
  private:
   StoreThread& store_;
   std::shared_ptr<const Runtime> runtime_;
   std::map<std::string, Connector*> connectors_;
   std::function<void(const std::string&)> on_queued_;
+  std::function<void()> on_notification_;
 };
 
 }  // namespace sotong

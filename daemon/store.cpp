@@ -9,6 +9,7 @@
 #include <ctime>
 #include <utility>
 
+#include "daemon/notification.hpp"
 #include "daemon/store/schema.hpp"
 #include "daemon/store/sql.hpp"
 #include "daemon/util/clock.hpp"
@@ -407,6 +408,10 @@ Result<IngestOutcome> Store::ingest(const Mention& m, const Decision& d, const I
         if (auto s = add_event(t.id, now_ms, actor, "reopened", m.text); !s)
           return Error{s.error()};
         if (auto s = queue(t, d.hide ? "" : "reopened"); !s) return Error{s.error()};
+        t.updated_at_ms = now_ms;
+        auto queued = queue_notification(t, notification::kReopened, "", o.notified, now_ms);
+        if (!queued) return Error{queued.error()};
+        out.notification_id = *queued;
       } else {
         // Thanks under a closed ticket: kept on the ticket, no reply, not reopened.
         out.kind = IngestOutcome::Kind::kAddedToTicket;
@@ -463,6 +468,9 @@ Result<IngestOutcome> Store::ingest(const Mention& m, const Decision& d, const I
       if (auto s = add_event(t.id, now_ms, "sotongd", "opened", detail); !s)
         return Error{s.error()};
       if (auto s = add_thread_post(t.id, m.platform, m.account, m.id); !s) return Error{s.error()};
+      auto queued = queue_notification(t, notification::kOpened, "", o.notified, now_ms);
+      if (!queued) return Error{queued.error()};
+      out.notification_id = *queued;
       std::string key = o.ack_key;  // the pipeline left it empty for a hidden ticket
       // Urgent tickets are always answered: the reply tells the citizen to call 112/119.
       if (!key.empty() && o.author_ack_limit > 0 && d.priority != Priority::kUrgent) {
@@ -720,7 +728,8 @@ Result<CloseOutcome> Store::close_ticket(const std::string& number, const std::s
 Result<ReassignOutcome> Store::reassign_ticket(const std::string& number,
                                                const std::string& department, const std::string& to,
                                                const std::string& note, const std::string& actor,
-                                               const DraftFn& reply, int64_t now_ms) {
+                                               const DraftFn& reply, int64_t now_ms,
+                                               const NotifiedDepartments& notified) {
   Transaction tx(*db_);
   if (!tx.begun()) return Error{tx.error()};
   ReassignOutcome out;
@@ -749,6 +758,9 @@ Result<ReassignOutcome> Store::reassign_ticket(const std::string& number,
   if (!note.empty()) detail += ": " + note;
   if (auto s = add_event(out.ticket.id, now_ms, actor, "reassigned", detail); !s)
     return Error{s.error()};
+  auto queued = queue_notification(out.ticket, notification::kReassigned, from, notified, now_ms);
+  if (!queued) return Error{queued.error()};
+  out.notification_id = *queued;
   if (reply) {
     auto n = replies_of_kind(out.ticket.id, "reassigned");
     if (!n) return Error{n.error()};
@@ -770,7 +782,7 @@ Result<ReassignOutcome> Store::reassign_ticket(const std::string& number,
 
 Result<ReopenOutcome> Store::reopen_ticket(const std::string& number, const std::string& department,
                                            const std::string& reason, const std::string& actor,
-                                           int64_t now_ms) {
+                                           int64_t now_ms, const NotifiedDepartments& notified) {
   Transaction tx(*db_);
   if (!tx.begun()) return Error{tx.error()};
   ReopenOutcome out;
@@ -792,12 +804,15 @@ Result<ReopenOutcome> Store::reopen_ticket(const std::string& number, const std:
   if (auto s = up.run(); !s) return Error{"reopen: " + s.error()};
   if (auto s = add_event(out.ticket.id, now_ms, actor, "reopened", reason); !s)
     return Error{s.error()};
-  if (auto s = tx.commit(); !s) return Error{s.error()};
   out.ticket.status = "open";
   out.ticket.resolution.clear();
   out.ticket.closed_by.clear();
   out.ticket.closed_at_ms = 0;
   out.ticket.updated_at_ms = now_ms;
+  auto queued = queue_notification(out.ticket, notification::kReopened, "", notified, now_ms);
+  if (!queued) return Error{queued.error()};
+  out.notification_id = *queued;
+  if (auto s = tx.commit(); !s) return Error{s.error()};
   out.kind = ReopenOutcome::Kind::kReopened;
   return out;
 }

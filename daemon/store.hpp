@@ -1,11 +1,13 @@
 // Store: the durable state of the desk, in SQLite (WAL, synchronous=FULL; the default) or
 // PostgreSQL (several instances, see docs/guarantees.md): tickets, the
-// outbox of replies to post, the audit trail of events, the connectors' cursors, and every
-// mention seen (so a mention delivered twice opens one ticket).
+// outbox of replies to post, the notifications to departments' webhooks, the audit trail of
+// events, the connectors' cursors, and every mention seen (so a mention delivered twice opens
+// one ticket).
 //
 // Each public write is ONE transaction: ingesting a mention commits its ticket, its
 // acknowledgement in the outbox, its event and the connector's cursor together; closing a
-// ticket commits the status, the follow-up in the outbox and the event together.
+// ticket commits the status, the follow-up in the outbox and the event together; a ticket
+// opened, reassigned or reopened commits its department's notification with it.
 //
 // Each of them is a savepoint when the store thread runs several jobs in one transaction
 // (group commit): a job that fails rolls back alone.
@@ -19,6 +21,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -83,6 +86,27 @@ struct OutboxRow {
   int64_t sent_at_ms = 0;
 };
 
+// A notification to a department's webhook, queued with the ticket change it tells of.
+struct NotificationRow {
+  int64_t id = 0;
+  int64_t ticket_id = 0;
+  std::string ticket_number;
+  std::string department;
+  std::string event;    // "opened", "reassigned", "reopened"
+  bool urgent = false;  // goes at once; the others may wait for the department's batch
+  std::string payload;  // a JSON object: the ticket as of the event (notification::payload)
+  std::string state;    // "pending", "delivered", "failed"
+  int attempts = 0;
+  int64_t next_attempt_at_ms = 0;
+  int last_status = 0;  // the receiver's last HTTP status; 0: no answer yet
+  std::string last_error;
+  int64_t created_at_ms = 0;
+  int64_t delivered_at_ms = 0;
+};
+
+// The departments with a webhook: the store queues notifications for them only.
+using NotifiedDepartments = std::set<std::string>;
+
 struct EventRow {
   int64_t id = 0;
   std::string ticket_number;
@@ -110,17 +134,19 @@ struct IngestOptions {
   bool ack_thread_additions = false;        // a reply under an open ticket gets an "added" reply
   bool reopens = false;                     // the rules' reopen block matched the text
   std::string ticket_prefix;                // an account's own numbering; empty: the store's
-  int ticket_year = 0;  // the year in the desk's time zone; 0: the machine's local year
+  int ticket_year = 0;           // the year in the desk's time zone; 0: the machine's local year
+  NotifiedDepartments notified;  // an opened or reopened ticket of these is notified
 };
 
 struct IngestOutcome {
   enum class Kind { kCreated, kDuplicate, kIgnored, kAddedToTicket, kReopened };
   Kind kind = Kind::kCreated;
-  std::string ticket_number;  // the ticket opened, added to or reopened; kDuplicate: the first's
-  int64_t outbox_id = 0;      // 0 when nothing was queued
-  std::string reply_key;      // the template key queued, if any
-  bool limited = false;       // the author's acknowledgement limit kept this one silent
-  std::string department;     // of the ticket added to or reopened
+  std::string ticket_number;    // the ticket opened, added to or reopened; kDuplicate: the first's
+  int64_t outbox_id = 0;        // 0 when nothing was queued
+  std::string reply_key;        // the template key queued, if any
+  bool limited = false;         // the author's acknowledgement limit kept this one silent
+  std::string department;       // of the ticket added to or reopened
+  int64_t notification_id = 0;  // the department's notification queued, if any
 };
 
 struct CloseOutcome {
@@ -134,6 +160,7 @@ struct ReopenOutcome {
   enum class Kind { kReopened, kNotFound, kForbidden, kAlreadyOpen };
   Kind kind = Kind::kReopened;
   TicketRow ticket;
+  int64_t notification_id = 0;
 };
 
 struct ReassignOutcome {
@@ -141,6 +168,7 @@ struct ReassignOutcome {
   Kind kind = Kind::kReassigned;
   TicketRow ticket;  // as it is now, with its new department
   int64_t outbox_id = 0;
+  int64_t notification_id = 0;  // the new department's notification, if any
 };
 
 struct CommentOutcome {
@@ -247,18 +275,19 @@ class Store {
                                     const DraftFn& followup, int64_t now_ms);
 
   // One transaction: a department (empty = admin) opens its closed ticket again, with the
-  // reason in the audit trail. Nothing is posted: the citizen hears at the next close.
+  // reason in the audit trail. Nothing is posted: the citizen hears at the next close. The
+  // department is notified when it is in `notified`.
   Result<ReopenOutcome> reopen_ticket(const std::string& number, const std::string& department,
                                       const std::string& reason, const std::string& actor,
-                                      int64_t now_ms);
+                                      int64_t now_ms, const NotifiedDepartments& notified = {});
 
   // One transaction: a department (empty = admin) hands its open ticket to `to`; the note
   // goes to the audit trail; `reply` (if set) queues a public "forwarded to ..." reply in the
-  // citizen's thread.
+  // citizen's thread. `to` is notified when it is in `notified`.
   Result<ReassignOutcome> reassign_ticket(const std::string& number, const std::string& department,
                                           const std::string& to, const std::string& note,
                                           const std::string& actor, const DraftFn& reply,
-                                          int64_t now_ms);
+                                          int64_t now_ms, const NotifiedDepartments& notified = {});
 
   // One transaction: a department's (empty = admin) note on its ticket, in the audit trail;
   // with `reply` set, also a public interim reply queued in the citizen's thread (open and
@@ -278,6 +307,29 @@ class Store {
   // false when it was recorded before. Expired ones are forgotten.
   Result<bool> remember_signature(const std::string& signature, int64_t expires_at_ms,
                                   int64_t now_ms);
+
+  // The notification queue (store_notify.cpp), drained by the Notifier like the outbox by
+  // the Sender. Pending rows that are due, urgent first, then oldest; rows another instance
+  // has claimed (and whose claim holds) are left out.
+  Result<std::vector<NotificationRow>> due_notifications(int64_t now_ms, int limit,
+                                                         const std::string& claimant = "");
+  // Takes the rows for `lease_ms` before delivering them (as claim()); the ids it took. On
+  // SQLite, one instance owns the store: all of them.
+  Result<std::vector<int64_t>> claim_notifications(const std::vector<int64_t>& ids,
+                                                   const std::string& claimant, int64_t now_ms,
+                                                   int64_t lease_ms);
+  Status release_notification_claims(const std::string& claimant);
+  // The earliest next attempt of a pending row, if any; rows claimed by others count from
+  // when their claim lapses.
+  Result<std::optional<int64_t>> next_notification_due(const std::string& claimant = "");
+  // One transaction each, with an event on every ticket for delivered and failed rows.
+  // Rows no longer pending are left as they are.
+  Status mark_notifications_delivered(const std::vector<int64_t>& ids, int status, int64_t now_ms);
+  Status mark_notifications_retry(const std::vector<int64_t>& ids, int64_t next_attempt_at_ms,
+                                  int status, const std::string& error);
+  Status mark_notifications_failed(const std::vector<int64_t>& ids, int status,
+                                   const std::string& error, int64_t now_ms);
+  Result<std::vector<NotificationRow>> notifications_for_ticket(const std::string& number);
 
   Result<std::optional<TicketRow>> ticket(const std::string& number);
   Result<std::vector<TicketRow>> list_tickets(const TicketFilter& filter);
@@ -318,6 +370,11 @@ class Store {
                          const std::string& post_id);
   Status add_event(int64_t ticket_id, int64_t at_ms, const std::string& actor,
                    const std::string& kind, const std::string& detail);
+  // Queues the notification of `event` to the ticket's department if it is in `notified`;
+  // its id, or 0 when none was queued.
+  Result<int64_t> queue_notification(const TicketRow& t, std::string_view event,
+                                     const std::string& from, const NotifiedDepartments& notified,
+                                     int64_t now_ms);
   // The ticket a department (empty = admin) is about to write, locked, and whether it may.
   enum class Access { kGranted, kNotFound, kForbidden };
   Result<Access> writable_ticket(const std::string& number, const std::string& department,

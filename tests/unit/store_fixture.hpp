@@ -70,3 +70,7 @@ class StoreTest : public ::testing::Test {
 };
 
 }  // namespace sotong::store_test
+
+namespace sotong::test_support {
+using StoreFixture = store_test::StoreTest;
+}  // namespace sotong::test_support

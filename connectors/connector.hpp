@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "connectors/platform_observer.hpp"
 #include "daemon/mention.hpp"
 
 namespace sotong {
@@ -65,6 +66,21 @@ class Connector {
   virtual std::string fit(std::string_view prefix, std::string_view body) const = 0;
   // True once the account is verified and mentions are being read.
   virtual bool ready() const = 0;
+
+  // Where failed requests and rate-limit waits are counted; null: nowhere. Set before run().
+  void set_observer(PlatformObserver* o) { observer_ = o; }
+
+ protected:
+  void observe(const Result<HttpResponse>& r) const {
+    PlatformErrorKind kind = PlatformErrorKind::kNetwork;
+    if (observer_ != nullptr && classify(r, &kind)) observer_->platform_error(account(), kind);
+  }
+  void observe_rate_limit_wait() const {
+    if (observer_ != nullptr) observer_->rate_limit_wait(account());
+  }
+
+ private:
+  PlatformObserver* observer_ = nullptr;
 };
 
 }  // namespace sotong

@@ -257,7 +257,8 @@ asio::awaitable<Result<HttpResponse>> HttpClient::request(const HttpRequest& req
     close();
     r = co_await attempt(req);
   }
-  if (!r && r.error().rfind("stale:", 0) == 0) co_return Error{r.error().substr(6)};
+  if (!r && r.error().rfind("stale:", 0) == 0) r = Error{r.error().substr(6)};
+  if (on_result_) on_result_(r);
   co_return r;
 }
 

@@ -108,6 +108,8 @@ class HttpClient {
 
   // `req` must outlive the returned awaitable (co_await it at once, on a named request).
   boost::asio::awaitable<Result<HttpResponse>> request(const HttpRequest& req);
+  // Called with every request's final result (monitoring counts the failures).
+  void on_result(std::function<void(const Result<HttpResponse>&)> f) { on_result_ = std::move(f); }
   // Closes the connection; an outstanding request fails with operation_aborted.
   void close();
   const Endpoint& endpoint() const { return endpoint_; }
@@ -126,6 +128,7 @@ class HttpClient {
   std::optional<ProxyConfig> proxy_;
   std::string proxy_error_;  // non-empty: the proxy setting is unusable
   std::shared_ptr<Conn> conn_;
+  std::function<void(const Result<HttpResponse>&)> on_result_;
 };
 
 }  // namespace sotong

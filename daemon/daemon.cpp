@@ -118,7 +118,8 @@ int run_daemon(const DaemonOptions& options, std::shared_ptr<const Runtime> runt
   asio::io_context ioc(1);
   auto ex = ioc.get_executor();
   auto tls = make_client_tls_context();
-  Pipeline pipeline(store_thread, runtime);
+  Metrics metrics;
+  Pipeline pipeline(store_thread, runtime, &metrics);
 
   // One desk per account: its connector and sender for the current term of leadership. On
   // SQLite this instance leads every account from the start; on PostgreSQL, Leadership says
@@ -134,8 +135,13 @@ int run_daemon(const DaemonOptions& options, std::shared_ptr<const Runtime> runt
     std::vector<std::unique_ptr<Sender>> retired_senders;
   };
   auto make_connector = [&](const AccountConfig& acc) -> std::unique_ptr<Connector> {
-    if (acc.platform == "x") return std::make_unique<x::XConnector>(ex, acc, tls);
-    return std::make_unique<mastodon::MastodonConnector>(ex, acc, tls);
+    std::unique_ptr<Connector> c;
+    if (acc.platform == "x")
+      c = std::make_unique<x::XConnector>(ex, acc, tls);
+    else
+      c = std::make_unique<mastodon::MastodonConnector>(ex, acc, tls);
+    c->set_observer(&metrics);
+    return c;
   };
   std::vector<Desk> desks;
   desks.reserve(cfg.accounts.size());
@@ -150,8 +156,9 @@ int run_daemon(const DaemonOptions& options, std::shared_ptr<const Runtime> runt
         std::chrono::duration_cast<std::chrono::milliseconds>(acc.request_timeout * 2) +
         std::chrono::seconds(10);
     d.connector = make_connector(acc);
-    d.sender = std::make_unique<Sender>(ex, store_thread, *d.connector, d.sender_options);
+    d.sender = std::make_unique<Sender>(ex, store_thread, *d.connector, d.sender_options, &metrics);
     pipeline.add_connector(d.connector.get());
+    metrics.add_account(acc.platform, acc.name);
     desks.push_back(std::move(d));
   }
   auto desk_for = [&](const std::string& account) -> Desk* {
@@ -168,12 +175,15 @@ int run_daemon(const DaemonOptions& options, std::shared_ptr<const Runtime> runt
       ex, store_thread, [&pipeline] { return pipeline.runtime(); }, tls, instance + "/notify");
   pipeline.on_notification_queued([&] { notifier.wake(); });
 
-  HookServer hook(ex, store_thread, pipeline, [&] {
-    // Accounts another instance leads are fine here: this one stands by for them.
+  auto account_states = [&] {
+    AccountStates states;
     for (const auto& d : desks)
-      if (d.leading && !d.connector->ready()) return false;
-    return true;
-  });
+      states[d.config->name] = !d.leading             ? ConnectorState::kStandby
+                               : d.connector->ready() ? ConnectorState::kReady
+                                                      : ConnectorState::kStarting;
+    return states;
+  };
+  HookServer hook(ex, store_thread, pipeline, account_states, &metrics);
   auto port = hook.listen(cfg.hook_listen, cfg.hook_port);
   if (!port) {
     spdlog::critical("{}", port.error());
@@ -212,7 +222,8 @@ int run_daemon(const DaemonOptions& options, std::shared_ptr<const Runtime> runt
       d.retired_connectors.push_back(std::move(d.connector));
       d.retired_senders.push_back(std::move(d.sender));
       d.connector = make_connector(*d.config);
-      d.sender = std::make_unique<Sender>(ex, store_thread, *d.connector, d.sender_options);
+      d.sender =
+          std::make_unique<Sender>(ex, store_thread, *d.connector, d.sender_options, &metrics);
       pipeline.add_connector(d.connector.get());
     }
     d.ran = true;
@@ -325,11 +336,13 @@ int run_daemon(const DaemonOptions& options, std::shared_ptr<const Runtime> runt
               old.hook_port != now.hook_port)
             spdlog::warn("accounts, store or hook address changed: they take effect at restart");
           pipeline.set_runtime(*rt);
+          metrics.reload(true);
           spdlog::info("reloaded ({}) in {:.1f} ms: {} rules, {} departments", why, ms,
                        (*rt)->rules.size(), now.departments.size());
         } else {
           spdlog::error("reload ({}) refused, keeping the running configuration:\n{}", why,
                         rt.error());
+          metrics.reload(false);
         }
         sd_notify(0, "READY=1");
         reloading = false;

@@ -59,19 +59,45 @@ Response store_unavailable(const Config& cfg, std::string_view msg) {
   return r;
 }
 
+Response plain_response(PublicAnswer a) {
+  Response r{static_cast<http::status>(a.status), 11};
+  r.set(http::field::content_type, a.content_type);
+  r.set(http::field::cache_control, "no-store");
+  for (const auto& [name, value] : a.headers) r.set(name, value);
+  r.body() = std::move(a.body);
+  r.prepare_payload();
+  return r;
+}
+
+// The route's path pattern as a metric label: bounded, unlike the paths themselves.
+std::string_view route_label(hook::Route::Kind kind) {
+  for (const auto& spec : hook::routes())
+    if (spec.kind == kind) return spec.path;
+  return kind == hook::Route::Kind::kBadMethod ? "method_not_allowed" : "unknown";
+}
+
 }  // namespace
 
 struct HookServer::Impl {
   asio::any_io_executor ex;
   StoreThread& store;
   Pipeline& pipeline;
+  PublicRoutes pub;
+  Metrics* metrics;
   std::function<bool()> ready;
   tcp::acceptor acceptor;
   int connections = 0;
   bool stopping = false;
 
-  Impl(asio::any_io_executor e, StoreThread& s, Pipeline& p, std::function<bool()> r)
-      : ex(e), store(s), pipeline(p), ready(std::move(r)), acceptor(e) {}
+  Impl(asio::any_io_executor e, StoreThread& s, Pipeline& p, std::function<AccountStates()> a,
+       Metrics* m)
+      : ex(e),
+        store(s),
+        pipeline(p),
+        pub(s, m, std::move(a)),
+        metrics(m),
+        ready([this] { return !pub.accounts() || all_ready(pub.accounts()()); }),
+        acceptor(e) {}
 
   using Request = http::request<http::string_body>;
 
@@ -94,6 +120,12 @@ struct HookServer::Impl {
 
   asio::awaitable<Response> handle(const Request& req) {
     auto route = hook::match_route(req.method_string(), req.target());
+    Response res = co_await dispatch(route, req);
+    if (metrics != nullptr) metrics->hook_request(route_label(route.kind), res.result_int());
+    co_return res;
+  }
+
+  asio::awaitable<Response> dispatch(const hook::Route& route, const Request& req) {
     using K = hook::Route::Kind;
     if (route.kind == K::kNotFound) co_return error(404, "not found");
     if (route.kind == K::kBadMethod) {
@@ -102,10 +134,11 @@ struct HookServer::Impl {
       co_return r;
     }
     if (route.kind == K::kHealth) co_return co_await health();
-    if (route.kind == K::kReady || route.kind == K::kMetrics || route.kind == K::kOpen311Services ||
-        route.kind == K::kOpen311Requests || route.kind == K::kOpen311Request)
-      co_return error(404, "not found");
     auto rt = pipeline.runtime();
+    if (PublicRoutes::serves(route.kind)) {
+      PublicAnswer a = co_await pub.answer(route, *rt);
+      co_return plain_response(std::move(a));
+    }
     auto who = co_await authenticate(req, *rt);
     if (auto* refused = std::get_if<Response>(&who)) co_return std::move(*refused);
     const hook::Principal& principal = std::get<hook::Principal>(who);
@@ -456,8 +489,8 @@ struct HookServer::Impl {
 };
 
 HookServer::HookServer(asio::any_io_executor ex, StoreThread& store, Pipeline& pipeline,
-                       std::function<bool()> connectors_ready)
-    : impl_(std::make_unique<Impl>(ex, store, pipeline, std::move(connectors_ready))) {}
+                       std::function<AccountStates()> accounts, Metrics* metrics)
+    : impl_(std::make_unique<Impl>(ex, store, pipeline, std::move(accounts), metrics)) {}
 
 HookServer::~HookServer() = default;
 

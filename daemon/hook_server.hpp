@@ -13,6 +13,8 @@
 #include <memory>
 #include <string>
 
+#include "daemon/hook_public.hpp"
+#include "daemon/metrics.hpp"
 #include "daemon/pipeline.hpp"
 #include "daemon/store_thread.hpp"
 
@@ -20,8 +22,10 @@ namespace sotong {
 
 class HookServer {
  public:
+  // `accounts` says each account's connector state (/healthz, /readyz); `metrics` may be
+  // null (no /metrics, nothing counted). Both outlive the server.
   HookServer(boost::asio::any_io_executor ex, StoreThread& store, Pipeline& pipeline,
-             std::function<bool()> connectors_ready);
+             std::function<AccountStates()> accounts, Metrics* metrics);
   ~HookServer();
   // Binds; returns the port actually bound (useful with port 0).
   Result<uint16_t> listen(const std::string& address, uint16_t port);

@@ -278,8 +278,8 @@ IngestOptions ingest_options(const Runtime& rt, const Mention& m, const Decision
   return o;
 }
 
-Pipeline::Pipeline(StoreThread& store, std::shared_ptr<const Runtime> runtime)
-    : store_(store), runtime_(std::move(runtime)) {}
+Pipeline::Pipeline(StoreThread& store, std::shared_ptr<const Runtime> runtime, Metrics* metrics)
+    : store_(store), runtime_(std::move(runtime)), metrics_(metrics) {}
 
 FitFn Pipeline::fit_for(const std::string& account) const {
   auto it = connectors_.find(account);
@@ -317,6 +317,8 @@ boost::asio::awaitable<bool> Pipeline::deliver(const std::vector<Mention>& menti
     }
     if (r->outbox_id != 0) queued_accounts.insert(m.account);
     if (r->notification_id != 0) notified = true;
+    if (metrics_ != nullptr && r->kind != IngestOutcome::Kind::kDuplicate)
+      metrics_->mention_received(m.platform, m.account);
     switch (r->kind) {
       case IngestOutcome::Kind::kCreated:
         spdlog::info(

@@ -13,6 +13,7 @@
 #include "connectors/connector.hpp"
 #include "daemon/calendar.hpp"
 #include "daemon/config.hpp"
+#include "daemon/metrics.hpp"
 #include "daemon/rules.hpp"
 #include "daemon/store_thread.hpp"
 #include "daemon/templates.hpp"
@@ -79,7 +80,8 @@ IngestOptions ingest_options(const Runtime& rt, const Mention& m, const Decision
 
 class Pipeline : public MentionSink {
  public:
-  Pipeline(StoreThread& store, std::shared_ptr<const Runtime> runtime);
+  // `metrics` (may be null) counts the mentions received; it outlives the pipeline.
+  Pipeline(StoreThread& store, std::shared_ptr<const Runtime> runtime, Metrics* metrics = nullptr);
 
   void add_connector(Connector* c) { connectors_[c->account()] = c; }
   // Called after a reply is queued for an account (the sender's wake-up).
@@ -113,6 +115,7 @@ class Pipeline : public MentionSink {
   std::map<std::string, Connector*> connectors_;
   std::function<void(const std::string&)> on_queued_;
   std::function<void()> on_notification_;
+  Metrics* metrics_;
 };
 
 }  // namespace sotong

@@ -134,6 +134,13 @@ std::vector<std::string> RuleSet::departments() const {
   return {ids.begin(), ids.end()};
 }
 
+std::vector<std::string> RuleSet::categories() const {
+  std::set<std::string> ids{impl_->set.defaults.category.value_or(std::string(kDefaultCategory))};
+  for (const auto& r : impl_->set.rules)
+    if (r.fields.category) ids.insert(*r.fields.category);
+  return {ids.begin(), ids.end()};
+}
+
 std::vector<std::string> RuleSet::template_keys() const {
   const rules::Fields& base = impl_->set.defaults;
   std::set<std::string> keys{base.template_key.value_or(std::string(kAckTemplate))};

@@ -73,6 +73,8 @@ class RuleSet {
 
   // Every department id a rule or the default routes to (for checking against the config).
   std::vector<std::string> departments() const;
+  // Every category a rule or the default gives a ticket (the Open311 services).
+  std::vector<std::string> categories() const;
   // Every template key a rule or the default names (for checking against the templates).
   std::vector<std::string> template_keys() const;
   // Every account name a rule's `account:` condition names (checked against the config).

@@ -22,8 +22,13 @@ constexpr std::chrono::milliseconds kIdleRecheck{5000};
 }  // namespace
 
 Sender::Sender(asio::any_io_executor ex, StoreThread& store, Connector& connector,
-               SenderOptions options)
-    : store_(store), connector_(connector), options_(options), timer_(ex), pause_timer_(ex) {}
+               SenderOptions options, Metrics* metrics)
+    : store_(store),
+      connector_(connector),
+      metrics_(metrics),
+      options_(options),
+      timer_(ex),
+      pause_timer_(ex) {}
 
 std::chrono::milliseconds Sender::backoff(const SenderOptions& o, int attempts) {
   int shift = std::clamp(attempts, 0, 30);
@@ -65,6 +70,7 @@ asio::awaitable<void> Sender::wait_for_budget() {
     spdlog::warn("account={} posted {} replies in the last hour (budget {}): waiting {} s",
                  connector_.account(), sent_at_ms_.size(), options_.posts_per_hour,
                  (free_at - now + 999) / 1000);
+    if (metrics_ != nullptr) metrics_->rate_limit_wait(connector_.account());
     pause_timer_.expires_after(std::chrono::milliseconds(std::max<int64_t>(free_at - now, 1)));
     boost::system::error_code ec;
     co_await pause_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
@@ -142,6 +148,7 @@ asio::awaitable<void> Sender::run() {
           return st.mark_sent(id, pid, now_ms());
         };
         sent_at_ms_.push_back(now);
+        if (metrics_ != nullptr) metrics_->reply_sent(row.kind, row.created_at_ms, now);
         auto s = co_await store_.run(record_sent);
         // Posted but not recorded: keep trying to record it rather than post it again. A stop
         // in between leaves it pending, and the platform's duplicate guards answer the retry.
@@ -174,6 +181,8 @@ asio::awaitable<void> Sender::run() {
       auto wait_for = std::chrono::milliseconds(static_cast<int64_t>(
           static_cast<double>(backoff(options_, row.attempts).count()) * jitter(rng)));
       wait_for = std::max(wait_for, out.retry_after);
+      if (metrics_ != nullptr && out.retry_after.count() > 0)
+        metrics_->rate_limit_wait(connector_.account());
       spdlog::warn("ticket={} {} attempt {} failed: {}; retry in {} ms", row.ticket_number,
                    row.kind, row.attempts + 1, out.error, wait_for.count());
       auto record_retry = [id = row.id, at = now + wait_for.count(), e = out.error](Store& st) {

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "connectors/connector.hpp"
+#include "daemon/metrics.hpp"
 #include "daemon/store_thread.hpp"
 
 namespace sotong {
@@ -32,8 +33,10 @@ struct SenderOptions {
 
 class Sender {
  public:
+  // `metrics` (may be null) counts replies, acknowledgement latency and rate-limit waits;
+  // it outlives the sender.
   Sender(boost::asio::any_io_executor ex, StoreThread& store, Connector& connector,
-         SenderOptions options);
+         SenderOptions options, Metrics* metrics = nullptr);
   boost::asio::awaitable<void> run();
   // New work was queued: look now rather than at the next due time.
   void wake();
@@ -57,6 +60,7 @@ class Sender {
 
   StoreThread& store_;
   Connector& connector_;
+  Metrics* metrics_;
   SenderOptions options_;
   boost::asio::steady_timer timer_;
   boost::asio::steady_timer pause_timer_;  // a 429 or outage pause: only stop() cuts it

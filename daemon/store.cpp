@@ -7,6 +7,7 @@
 #include <openssl/rand.h>
 
 #include <ctime>
+#include <limits>
 #include <utility>
 
 #include "daemon/notification.hpp"
@@ -853,10 +854,17 @@ Result<std::vector<TicketRow>> Store::list_tickets(const TicketFilter& f) {
                     " FROM tickets WHERE id > ?1 AND (?2 = '' OR status = ?2) AND "
                     "(?3 = '' OR department = ?3) AND (?5 < 0 OR priority = ?5) AND "
                     "(?6 = '' OR category = ?6) AND created_at >= ?7 AND (?8 = '' OR " +
-                    contains + ") ORDER BY id LIMIT ?4";
+                    contains +
+                    ") AND created_at < ?9 AND "
+                    "(?10 = 0 OR (visibility = ?11 AND hidden = 0)) ORDER BY id" +
+                    (f.newest_first ? " DESC" : "") + " LIMIT ?4";
   Stmt s(*db_, sql.c_str());
   s.bind(1, f.after_id).bind(2, f.status).bind(3, f.department).bind(4, f.limit);
   s.bind(5, f.priority).bind(6, f.category).bind(7, f.created_since_ms).bind(8, f.text);
+  const int64_t until =
+      f.created_until_ms > 0 ? f.created_until_ms : std::numeric_limits<int64_t>::max();
+  s.bind(9, until).bind(10, f.public_only ? 1 : 0);
+  s.bind(11, static_cast<int>(Visibility::kPublic));
   std::vector<TicketRow> rows;
   while (s.step()) rows.push_back(read_ticket(s));
   if (!s.ok()) return Error{s.error()};
@@ -919,6 +927,26 @@ Result<StoreCounts> Store::counts() {
   c.outbox_failed = s.i64(3);
   c.mentions_seen = s.i64(4);
   return c;
+}
+
+Result<StoreGauges> Store::gauges() {
+  StoreGauges g;
+  Stmt tickets(*db_,
+               "SELECT department, priority, count(*) FROM tickets WHERE status = 'open' "
+               "GROUP BY department, priority ORDER BY department, priority");
+  while (tickets.step())
+    g.open_tickets.push_back(
+        {tickets.text(0), static_cast<Priority>(tickets.i64(1) & 3), tickets.i64(2)});
+  if (!tickets.ok()) return Error{tickets.error()};
+  Stmt queued(*db_,
+              "SELECT (SELECT count(*) FROM outbox WHERE state = 'pending'), "
+              "(SELECT coalesce(min(created_at), 0) FROM outbox WHERE state = 'pending'), "
+              "(SELECT count(*) FROM notifications WHERE state = 'pending')");
+  if (!queued.step()) return Error{queued.error()};
+  g.outbox_pending = queued.i64(0);
+  g.outbox_oldest_pending_ms = queued.i64(1);
+  g.notifications_pending = queued.i64(2);
+  return g;
 }
 
 }  // namespace sotong

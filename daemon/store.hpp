@@ -200,9 +200,13 @@ struct TicketFilter {
   int priority = -1;       // a Priority; -1 = any
   std::string category;    // empty = any
   int64_t created_since_ms = 0;
+  int64_t created_until_ms = 0;  // tickets created before it; 0 = no bound
   std::string text;      // the mention's text contains it (case-folded where the engine can)
   int64_t after_id = 0;  // cursor: tickets with id > after_id
   int limit = 50;
+  // Only what a public view may show: public mentions, not hidden as abusive.
+  bool public_only = false;
+  bool newest_first = false;  // by id, descending (after_id then still bounds from below)
 };
 
 struct StoreCounts {
@@ -211,6 +215,19 @@ struct StoreCounts {
   int64_t outbox_pending = 0;
   int64_t outbox_failed = 0;
   int64_t mentions_seen = 0;
+};
+
+// What monitoring shows of the store (sotong_open_tickets and friends, docs/metrics.md).
+struct StoreGauges {
+  struct OpenTickets {
+    std::string department;
+    Priority priority = Priority::kNormal;
+    int64_t count = 0;
+  };
+  std::vector<OpenTickets> open_tickets;  // non-zero ones only
+  int64_t outbox_pending = 0;
+  int64_t outbox_oldest_pending_ms = 0;  // when the oldest pending reply was queued; 0: none
+  int64_t notifications_pending = 0;
 };
 
 class Store {
@@ -336,6 +353,8 @@ class Store {
   Result<std::vector<EventRow>> events(const std::string& number);
   Result<std::vector<OutboxRow>> outbox_for_ticket(const std::string& number);
   Result<StoreCounts> counts();
+  // Indexed counts, cheap enough for every scrape of /metrics.
+  Result<StoreGauges> gauges();
   // When the account's replies since `since_ms` were posted, oldest first (the posting
   // budget after a restart).
   Result<std::vector<int64_t>> sent_times(const std::string& account, int64_t since_ms);

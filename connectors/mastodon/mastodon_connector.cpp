@@ -158,6 +158,12 @@ MastodonConnector::MastodonConnector(asio::any_io_executor ex, AccountConfig con
   auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(config_.request_timeout);
   reader_ = std::make_unique<HttpClient>(ex_, endpoint_, tls_, timeout);
   poster_ = std::make_unique<HttpClient>(ex_, endpoint_, tls_, timeout);
+  // A request cut off by stop() is no platform error.
+  auto count = [this](const Result<HttpResponse>& r) {
+    if (!stopping_) observe(r);
+  };
+  reader_->on_result(count);
+  poster_->on_result(count);
 }
 
 MastodonConnector::~MastodonConnector() = default;
@@ -253,6 +259,7 @@ asio::awaitable<bool> MastodonConnector::catch_up(MentionSink& sink) {
     if (r->status == 429) {
       auto wait = rate_limit_wait(*r);
       spdlog::warn("account={} poll rate-limited; waiting {} ms", config_.name, wait.count());
+      observe_rate_limit_wait();
       co_await sleep(wait);
       co_return false;
     }
@@ -408,6 +415,7 @@ asio::awaitable<void> MastodonConnector::stream_loop(MentionSink& sink) {
       if (stopping_) break;
       spdlog::warn("account={} streaming connect failed: {}; polling meanwhile, retry in ~{} ms",
                    config_.name, ec.message(), backoff.count());
+      observe(Error{ec == beast::error::timeout ? std::string("timed out") : ec.message()});
     } else {
       spdlog::info("account={} streaming connected", config_.name);
       backoff = kMinBackoff;

@@ -164,6 +164,12 @@ XConnector::XConnector(asio::any_io_executor ex, AccountConfig config,
   auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(config_.request_timeout);
   reader_ = std::make_unique<HttpClient>(ex_, endpoint_, tls_, timeout);
   poster_ = std::make_unique<HttpClient>(ex_, endpoint_, tls_, timeout);
+  // A request cut off by stop() is no platform error.
+  auto count = [this](const Result<HttpResponse>& r) {
+    if (!stopping_) observe(r);
+  };
+  reader_->on_result(count);
+  poster_->on_result(count);
   post_budget_ = {config_.posts_per_window, config_.posts_per_window, 0};
   post_day_budget_ = {config_.posts_per_day, config_.posts_per_day, 0};
   read_budget_ = {config_.mentions_per_window, config_.mentions_per_window, 0};
@@ -259,6 +265,7 @@ asio::awaitable<bool> XConnector::poll(MentionSink& sink) {
     if (!token.empty()) params.emplace_back("pagination_token", token);
     if (int64_t wait = read_budget_.wait_ms(now_ms()); wait > 0) {
       spdlog::info("account={} mentions budget spent; next read in {} ms", config_.name, wait);
+      observe_rate_limit_wait();
       co_await sleep(std::chrono::milliseconds(wait));
       if (stopping_) co_return false;
     }
@@ -273,6 +280,7 @@ asio::awaitable<bool> XConnector::poll(MentionSink& sink) {
       read_budget_.remaining = 0;
       if (read_budget_.reset_ms <= now_ms()) read_budget_.reset_ms = now_ms() + kWindowMs;
       spdlog::warn("account={} mentions rate-limited until the reset", config_.name);
+      observe_rate_limit_wait();
       co_return false;
     }
     if (r->status != 200) {

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "daemon/store.hpp"
 #include "temp_dir.hpp"
@@ -67,6 +68,16 @@ class StoreTest : public ::testing::Test {
 #endif
   std::string location;
   std::unique_ptr<Store> store;
+
+  // The mention ids of the tickets a filter lists, in the store's order.
+  std::vector<std::string> listed(const TicketFilter& f) {
+    std::vector<std::string> ids;
+    auto rows = store->list_tickets(f);
+    EXPECT_TRUE(rows.ok()) << rows.error();
+    if (rows)
+      for (const auto& t : *rows) ids.push_back(t.mention_id);
+    return ids;
+  }
 };
 
 }  // namespace sotong::store_test

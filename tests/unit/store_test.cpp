@@ -207,30 +207,71 @@ TEST_F(StoreTest, ListFiltersByPriorityCategoryTimeAndText) {
   lights.category = "streetlight";
   ASSERT_TRUE(store->ingest(a, lights, ack(), 1'000).ok());
   ASSERT_TRUE(store->ingest(b, roads(Priority::kUrgent), ack(), 5'000).ok());
-  auto list = [&](TicketFilter f) {
-    std::vector<std::string> ids;
-    auto rows = store->list_tickets(f);
-    EXPECT_TRUE(rows.ok()) << rows.error();
-    if (rows)
-      for (const auto& t : *rows) ids.push_back(t.mention_id);
-    return ids;
-  };
   TicketFilter f;
   f.priority = static_cast<int>(Priority::kUrgent);
-  EXPECT_EQ(list(f), std::vector<std::string>{"2"});
+  EXPECT_EQ(listed(f), std::vector<std::string>{"2"});
   f = {};
   f.category = "streetlight";
-  EXPECT_EQ(list(f), std::vector<std::string>{"1"});
+  EXPECT_EQ(listed(f), std::vector<std::string>{"1"});
   f = {};
   f.created_since_ms = 2'000;
-  EXPECT_EQ(list(f), std::vector<std::string>{"2"});
+  EXPECT_EQ(listed(f), std::vector<std::string>{"2"});
   f = {};
   f.text = "STREETLIGHT";
-  EXPECT_EQ(list(f), std::vector<std::string>{"1"}) << "ASCII case folded on both engines";
+  EXPECT_EQ(listed(f), std::vector<std::string>{"1"}) << "ASCII case folded on both engines";
   f.text = "계단";
-  EXPECT_EQ(list(f), std::vector<std::string>{"2"});
+  EXPECT_EQ(listed(f), std::vector<std::string>{"2"});
   f.text = "%";
-  EXPECT_TRUE(list(f).empty()) << "a plain substring, no patterns";
+  EXPECT_TRUE(listed(f).empty()) << "a plain substring, no patterns";
+}
+
+TEST_F(StoreTest, APublicListLeavesOutPrivateAndHiddenTicketsNewestFirstWithinItsWindow) {
+  Mention direct = sample("2");
+  direct.visibility = Visibility::kDirect;
+  Mention unlisted = sample("3");
+  unlisted.visibility = Visibility::kUnlisted;
+  Decision hidden = roads();
+  hidden.hide = true;
+  ASSERT_TRUE(store->ingest(sample("1"), roads(), ack(), 1'000).ok());
+  ASSERT_TRUE(store->ingest(direct, roads(), ack(), 2'000).ok());
+  ASSERT_TRUE(store->ingest(unlisted, roads(), ack(), 3'000).ok());
+  ASSERT_TRUE(store->ingest(sample("4"), hidden, ack(), 4'000).ok());
+  ASSERT_TRUE(store->ingest(sample("5"), roads(), ack(), 5'000).ok());
+  ASSERT_TRUE(store->ingest(sample("6"), roads(), ack(), 6'000).ok());
+  TicketFilter f;
+  f.public_only = true;
+  f.newest_first = true;
+  EXPECT_EQ(listed(f), (std::vector<std::string>{"6", "5", "1"}));
+  f.created_until_ms = 6'000;
+  EXPECT_EQ(listed(f), (std::vector<std::string>{"5", "1"})) << "the bound is exclusive";
+  f.created_since_ms = 1'001;
+  EXPECT_EQ(listed(f), (std::vector<std::string>{"5"}));
+  f = {};
+  f.created_until_ms = 1'700'000'000'000;  // beyond 32 bits on both engines
+  EXPECT_EQ(listed(f).size(), 6u) << "without public_only every ticket is listed";
+}
+
+TEST_F(StoreTest, GaugesCountOpenTicketsByDepartmentAndPriorityAndTheWaitingOutbox) {
+  auto empty = store->gauges();
+  ASSERT_TRUE(empty.ok()) << empty.error();
+  EXPECT_TRUE(empty->open_tickets.empty());
+  EXPECT_EQ(empty->outbox_pending, 0);
+  EXPECT_EQ(empty->outbox_oldest_pending_ms, 0);
+  ASSERT_TRUE(store->ingest(sample("1"), roads(), ack(), 1'000).ok());
+  ASSERT_TRUE(store->ingest(sample("2"), roads(Priority::kUrgent), ack(), 2'000).ok());
+  auto closed = store->ingest(sample("3"), roads(), ack(), 3'000).value();
+  ASSERT_TRUE(store->close_ticket(closed.ticket_number, "", "fixed", "admin", ack(), 4'000).ok());
+  auto g = store->gauges();
+  ASSERT_TRUE(g.ok()) << g.error();
+  ASSERT_EQ(g->open_tickets.size(), 2u);
+  EXPECT_EQ(g->open_tickets[0].department, "roads");
+  EXPECT_EQ(g->open_tickets[0].priority, Priority::kUrgent);
+  EXPECT_EQ(g->open_tickets[0].count, 1);
+  EXPECT_EQ(g->open_tickets[1].priority, Priority::kNormal);
+  EXPECT_EQ(g->open_tickets[1].count, 1) << "the closed ticket is not counted";
+  EXPECT_EQ(g->outbox_pending, 4) << "three acknowledgements and a follow-up";
+  EXPECT_EQ(g->outbox_oldest_pending_ms, 1'000);
+  EXPECT_EQ(g->notifications_pending, 0);
 }
 
 TEST_F(StoreTest, DataSurvivesReopen) {

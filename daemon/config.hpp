@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "daemon/calendar.hpp"
+#include "daemon/util/digest.hpp"  // sha256_hex, for the token hashes
 #include "daemon/util/result.hpp"
 
 namespace sotong {
@@ -149,8 +150,5 @@ struct Config {
 // Reads and checks the file. Secrets are resolved here (token_file, token_env,
 // token_credential from $CREDENTIALS_DIRECTORY).
 Result<Config> load_config(const std::filesystem::path& path);
-
-// Lower-case hex SHA-256, used for department tokens.
-std::string sha256_hex(std::string_view data);
 
 }  // namespace sotong

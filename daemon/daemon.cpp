@@ -333,8 +333,10 @@ int run_daemon(const DaemonOptions& options, std::shared_ptr<const Runtime> runt
             same_accounts = old.accounts[i].name == now.accounts[i].name &&
                             old.accounts[i].base_url == now.accounts[i].base_url;
           if (!same_accounts || old.store != now.store || old.hook_listen != now.hook_listen ||
-              old.hook_port != now.hook_port)
-            spdlog::warn("accounts, store or hook address changed: they take effect at restart");
+              old.hook_port != now.hook_port || old.hook_tls_cert_file != now.hook_tls_cert_file ||
+              old.hook_tls_key_file != now.hook_tls_key_file)
+            spdlog::warn(
+                "accounts, store, hook address or TLS files changed: they take effect at restart");
           pipeline.set_runtime(*rt);
           metrics.reload(true);
           spdlog::info("reloaded ({}) in {:.1f} ms: {} rules, {} departments", why, ms,

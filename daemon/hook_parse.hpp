@@ -3,6 +3,7 @@
 #pragma once
 
 #include <boost/json/object.hpp>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -18,6 +19,8 @@ namespace sotong::hook {
 // A resolution is a sentence or a short paragraph; this bounds what a follow-up can carry.
 constexpr std::size_t kMaxResolutionBytes = 4000;
 constexpr int kMaxListLimit = 200;
+// A request's line and headers: a bearer token and a signature fit many times over.
+constexpr std::uint32_t kMaxHeaderBytes = 16 * 1024;
 
 struct Route {
   enum class Kind {

@@ -8,11 +8,16 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/json.hpp>
+#include <optional>
+#include <type_traits>
 #include <variant>
 
 #include "daemon/hook_auth.hpp"
 #include "daemon/hook_parse.hpp"
+#include "daemon/hook_tls.hpp"
+#include "daemon/rate_limiter.hpp"
 #include "daemon/util/clock.hpp"
 #include "daemon/util/log.hpp"
 
@@ -26,13 +31,13 @@ using asio::use_awaitable;
 using tcp = asio::ip::tcp;
 
 namespace {
-// More than a city's departments and their tools would ever hold open at once.
-constexpr int kMaxConnections = 256;
-// Time for a client to send a whole request; slower ones are dropped.
-constexpr std::chrono::seconds kRequestDeadline{30};
-constexpr std::uint32_t kMaxHeaderBytes = 16 * 1024;
+// What one read takes while waiting for a request to begin.
+constexpr std::size_t kFirstReadBytes = 4096;
+// A TLS client gets this long to answer our close_notify before the socket is just closed.
+constexpr std::chrono::seconds kTlsShutdownDeadline{2};
 
 using Response = http::response<http::string_body>;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 Response json_response(int status, std::string body) {
   Response r{static_cast<http::status>(status), 11};
@@ -86,7 +91,10 @@ struct HookServer::Impl {
   Metrics* metrics;
   std::function<bool()> ready;
   tcp::acceptor acceptor;
+  std::shared_ptr<asio::ssl::context> tls;  // set: HTTPS only
+  RateLimiter limiter;
   int connections = 0;
+  bool at_cap = false;  // refusing connections; logged once per episode
   bool stopping = false;
 
   Impl(asio::any_io_executor e, StoreThread& s, Pipeline& p, std::function<AccountStates()> a,
@@ -97,7 +105,8 @@ struct HookServer::Impl {
         pub(s, m, std::move(a)),
         metrics(m),
         ready([this] { return !pub.accounts() || all_ready(pub.accounts()()); }),
-        acceptor(e) {}
+        acceptor(e),
+        limiter(p.runtime()->config.hook_requests_per_minute) {}
 
   using Request = http::request<http::string_body>;
 
@@ -446,17 +455,94 @@ struct HookServer::Impl {
     co_return r;
   }
 
-  asio::awaitable<void> session(tcp::socket socket) {
-    beast::tcp_stream stream(std::move(socket));
+  // The limits a connection keeps from its start; a reload applies to the next one.
+  struct Limits {
+    std::size_t max_body;
+    std::chrono::seconds request, idle;
+  };
+  Limits limits() const {
+    const auto rt = pipeline.runtime();
+    const Config& c = rt->config;
+    return {c.hook_max_body_bytes, c.hook_request_timeout, c.hook_idle_timeout};
+  }
+
+  // Rate limits count per address; an IPv6 client has a /64 to pick addresses from.
+  static std::string client_key(const tcp::socket& socket) {
+    beast::error_code ec;
+    auto addr = socket.remote_endpoint(ec).address();
+    if (ec) return "?";
+    if (addr.is_v6() && !addr.to_v6().is_v4_mapped()) {
+      auto bytes = addr.to_v6().to_bytes();
+      std::fill(bytes.begin() + 8, bytes.end(), 0);
+      return asio::ip::make_address_v6(bytes).to_string() + "/64";
+    }
+    if (addr.is_v6())
+      return asio::ip::make_address_v4(asio::ip::v4_mapped, addr.to_v6()).to_string();
+    return addr.to_string();
+  }
+
+  // A 429 when the client is over its rate; nullopt to go ahead.
+  std::optional<Response> too_many_requests(const std::string& client, const Request& req) {
+    const auto rt = pipeline.runtime();
+    const Config& c = rt->config;
+    limiter.set_rate(c.hook_requests_per_minute);
+    auto a = limiter.admit(client, now_ms());
+    if (a.retry_after_s == 0) return std::nullopt;
+    if (a.first_refusal)
+      spdlog::warn("hook: {} is over {} requests per minute; answering 429 (first: {} {})", client,
+                   c.hook_requests_per_minute, std::string(req.method_string()),
+                   std::string(req.target().substr(0, 200)));
+    Response r = error(
+        429, "too many requests; retry after " + std::to_string(a.retry_after_s) + " seconds");
+    r.set(http::field::retry_after, std::to_string(a.retry_after_s));
+    return r;
+  }
+
+  // One connection: TLS first when configured, then its requests.
+  asio::awaitable<void> connection(tcp::socket socket) {
+    const std::string client = client_key(socket);
+    const Limits lim = limits();
+    beast::tcp_stream plain(std::move(socket));
+    if (!tls) {
+      co_await session(plain, client, lim);
+      co_return;
+    }
+    TlsStream stream(std::move(plain), *tls);
+    beast::error_code ec;
+    beast::get_lowest_layer(stream).expires_after(lim.request);
+    auto tok = asio::redirect_error(use_awaitable, ec);
+    co_await stream.async_handshake(asio::ssl::stream_base::server, tok);
+    if (ec) {
+      // Scanners, plain HTTP and clients that distrust our certificate: theirs to fix.
+      spdlog::debug("hook: TLS handshake with {} failed: {}", client, ec.message());
+      co_return;
+    }
+    co_await session(stream, client, lim);
+  }
+
+  // Requests on one connection, plain or TLS. Deadlines: waiting for a request to begin is
+  // the idle timeout (on a fresh connection the shorter of both), and from its first byte
+  // the whole request must arrive within the request timeout; writing the answer too.
+  template <class Stream>
+  asio::awaitable<void> session(Stream& stream, const std::string& client, const Limits& lim) {
+    auto& transport = beast::get_lowest_layer(stream);
     beast::flat_buffer buffer;
     beast::error_code ec;
     auto tok = asio::redirect_error(use_awaitable, ec);
-    const auto max_body = pipeline.runtime()->config.hook_max_body_bytes;
+    bool fresh = true;
     while (!stopping) {
+      if (buffer.size() == 0) {
+        transport.expires_after(fresh ? std::min(lim.idle, lim.request) : lim.idle);
+        auto space = buffer.prepare(kFirstReadBytes);
+        const std::size_t n = co_await stream.async_read_some(space, tok);
+        if (ec) break;  // closed, reset or idle too long: nobody waits for an answer
+        buffer.commit(n);
+      }
+      fresh = false;
       http::request_parser<http::string_body> parser;
-      parser.body_limit(max_body);
-      parser.header_limit(kMaxHeaderBytes);
-      stream.expires_after(kRequestDeadline);
+      parser.body_limit(lim.max_body);
+      parser.header_limit(hook::kMaxHeaderBytes);
+      transport.expires_after(lim.request);
       co_await http::async_read(stream, buffer, parser, tok);
       if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
           ec == asio::error::operation_aborted || ec == asio::error::connection_reset)
@@ -466,25 +552,56 @@ struct HookServer::Impl {
                      : ec == http::error::header_limit ? error(431, "request headers too large")
                                                        : error(400, "malformed request");
         r.keep_alive(false);
-        stream.expires_after(kRequestDeadline);
+        transport.expires_after(lim.request);
         co_await http::async_write(stream, r, tok);
         break;
       }
       auto req = parser.release();
       Response res;
-      try {
-        res = co_await handle(req);
-      } catch (const std::exception& e) {
-        spdlog::error("hook: {} {} failed: {}", std::string(req.method_string()),
-                      std::string(req.target()), e.what());
-        res = error(500, "internal error");
+      if (auto refused = too_many_requests(client, req)) {
+        res = std::move(*refused);
+      } else {
+        try {
+          res = co_await handle(req);
+        } catch (const std::exception& e) {
+          // The detail is for the log; the client learns only that it was not its fault.
+          spdlog::error("hook: {} {} failed: {}", std::string(req.method_string()),
+                        std::string(req.target()), e.what());
+          res = error(500, "internal error");
+        }
       }
       res.keep_alive(req.keep_alive() && !stopping);
-      stream.expires_after(kRequestDeadline);
+      transport.expires_after(lim.request);
       co_await http::async_write(stream, res, tok);
       if (ec || !res.keep_alive()) break;
     }
-    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+      if (!ec || ec == http::error::end_of_stream) {
+        transport.expires_after(kTlsShutdownDeadline);
+        co_await stream.async_shutdown(tok);
+      }
+    } else {
+      transport.socket().shutdown(tcp::socket::shutdown_send, ec);
+    }
+  }
+
+  // Over the connection cap: a plain client is told so in one non-blocking write (a fresh
+  // socket's send buffer always has room), a TLS client is just closed (a handshake is the
+  // very work we are refusing). Either way the accept loop never waits on it.
+  void refuse(tcp::socket& s) {
+    static const std::string kBusy = [] {
+      const std::string body = hook::error_json("too many connections; try again shortly");
+      return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json; "
+             "charset=utf-8\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: " +
+             std::to_string(body.size()) + "\r\n\r\n" + body;
+    }();
+    beast::error_code ec;
+    if (!tls) {
+      s.non_blocking(true, ec);
+      if (!ec) s.write_some(asio::buffer(kBusy), ec);
+    }
+    s.shutdown(tcp::socket::shutdown_both, ec);
+    s.close(ec);
   }
 };
 
@@ -495,6 +612,13 @@ HookServer::HookServer(asio::any_io_executor ex, StoreThread& store, Pipeline& p
 HookServer::~HookServer() = default;
 
 Result<uint16_t> HookServer::listen(const std::string& address, uint16_t port) {
+  const auto rt = impl_->pipeline.runtime();
+  const Config& cfg = rt->config;
+  if (!cfg.hook_tls_cert_file.empty()) {
+    auto ctx = make_hook_tls_context(cfg.hook_tls_cert_file, cfg.hook_tls_key_file);
+    if (!ctx) return Error{ctx.error()};
+    impl_->tls = std::move(*ctx);
+  }
   beast::error_code ec;
   auto addr = asio::ip::make_address(address, ec);
   if (ec) return Error{"hook listen address " + address + ": " + ec.message()};
@@ -524,12 +648,16 @@ asio::awaitable<void> HookServer::run() {
       co_await pause.async_wait(asio::redirect_error(use_awaitable, ec));
       continue;
     }
-    if (im.connections >= kMaxConnections) {
-      s.close(ec);  // over the cap: refuse rather than let one client starve the rest
+    if (im.connections >= im.pipeline.runtime()->config.hook_max_connections) {
+      if (!im.at_cap)
+        spdlog::warn("hook: {} connections open, the most allowed; refusing more", im.connections);
+      im.at_cap = true;
+      im.refuse(s);  // rather than let one client's connections starve the rest
       continue;
     }
+    im.at_cap = false;
     ++im.connections;
-    asio::co_spawn(im.ex, im.session(std::move(s)), [&im](std::exception_ptr e) {
+    asio::co_spawn(im.ex, im.connection(std::move(s)), [&im](std::exception_ptr e) {
       --im.connections;
       if (e) {
         try {

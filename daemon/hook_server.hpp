@@ -1,8 +1,11 @@
 // HookServer: the departments' HTTP endpoint (HTTP/1.1, Beast). Routes are in hook_parse.hpp;
 // this file owns sockets, limits and the store round trips. Every answer is JSON, errors as
 // {"error": "..."}; a failed request changes nothing.
-// Limits: body size from the config (413 above it), header size, a read deadline per request
-// (slow clients are dropped), and a cap on open connections.
+// Limits, from the config: body size (413 above it), header size (431), a deadline for a whole
+// request from its first byte and a shorter or longer one for a kept-alive connection waiting
+// for its next (slow and idle clients are dropped), a cap on open connections (503 past it),
+// and a request rate per client address (429 with Retry-After). With a certificate and key in
+// the config it speaks HTTPS only. Error bodies never carry exception text or internals.
 // Thread rules: on the network loop; store work goes through StoreThread.
 #pragma once
 
@@ -27,7 +30,8 @@ class HookServer {
   HookServer(boost::asio::any_io_executor ex, StoreThread& store, Pipeline& pipeline,
              std::function<AccountStates()> accounts, Metrics* metrics);
   ~HookServer();
-  // Binds; returns the port actually bound (useful with port 0).
+  // Loads the TLS certificate and key when configured, then binds; returns the port actually
+  // bound (useful with port 0). Errors name the address or the TLS file at fault.
   Result<uint16_t> listen(const std::string& address, uint16_t port);
   boost::asio::awaitable<void> run();
   void stop();

@@ -8,6 +8,7 @@
 
 #include "daemon/daemon.hpp"
 #include "daemon/explain.hpp"
+#include "daemon/hook_tls.hpp"
 #include "daemon/store/db.hpp"
 #include "daemon/util/clock.hpp"
 #include "daemon/util/log.hpp"
@@ -80,6 +81,15 @@ void print_summary(const std::string& path, const sotong::Runtime& rt) {
       "tickets {}\n",
       cfg.acks_per_author_per_hour,
       cfg.ack_thread_additions ? "acknowledged" : "recorded silently");
+  out += fmt::format(
+      "  hook         {}:{} over {}; bodies up to {} bytes, {} connections, {} s per request, "
+      "{} s idle, {}\n",
+      cfg.hook_listen, cfg.hook_port, cfg.hook_tls_cert_file.empty() ? "HTTP" : "HTTPS",
+      cfg.hook_max_body_bytes, cfg.hook_max_connections, cfg.hook_request_timeout.count(),
+      cfg.hook_idle_timeout.count(),
+      cfg.hook_requests_per_minute == 0
+          ? std::string("no rate limit")
+          : fmt::format("{} requests per minute per client", cfg.hook_requests_per_minute));
   std::printf("%s", out.c_str());
   const int year = rt.calendar.local(sotong::now_ms()).year;
   bool covered = false;
@@ -169,6 +179,16 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (check) {
+    // As the daemon will load them: a certificate that does not parse, or a key that is not
+    // its own, fails here rather than at the next restart.
+    const auto& cfg = (*rt)->config;
+    if (!cfg.hook_tls_cert_file.empty()) {
+      if (auto tls = sotong::make_hook_tls_context(cfg.hook_tls_cert_file, cfg.hook_tls_key_file);
+          !tls) {
+        std::fprintf(stderr, "%s: %s\n", opts.config_path.c_str(), tls.error().c_str());
+        return 1;
+      }
+    }
     print_summary(opts.config_path.string(), **rt);
     return 0;
   }

@@ -9,15 +9,18 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/json.hpp>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 #include <thread>
 
+#include "connectors/http_client.hpp"
 #include "daemon/config.hpp"
 
 extern char** environ;
@@ -35,46 +38,82 @@ boost::json::value HttpResult::json() const {
   return ec ? json::value() : v;
 }
 
+namespace {
+
+// One request on a connected stream (plain or TLS); throws on a socket error.
+template <class Stream>
+HttpResult exchange(Stream& stream, const std::string& method, const std::string& target,
+                    const std::string& body, const std::map<std::string, std::string>& headers) {
+  HttpResult out;
+  http_ns::request<http_ns::string_body> req;
+  req.method_string(method);
+  req.target(target);
+  req.version(11);
+  req.set(http_ns::field::host, "127.0.0.1");
+  bool has_ct = false;
+  for (const auto& [k, v] : headers) {
+    req.set(k, v);
+    if (k == "Content-Type") has_ct = true;
+  }
+  if (!body.empty() && !has_ct) req.set(http_ns::field::content_type, "application/json");
+  req.body() = body;
+  req.prepare_payload();
+  http_ns::write(stream, req);
+  beast::flat_buffer buf;
+  http_ns::response_parser<http_ns::string_body> parser;
+  parser.body_limit(64 * 1024 * 1024);
+  http_ns::read(stream, buf, parser);
+  auto res = parser.release();
+  out.status = static_cast<int>(res.result_int());
+  out.body = res.body();
+  for (const auto& f : res) {
+    std::string n(f.name_string());
+    for (auto& c : n) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out.headers[n] = std::string(f.value());
+  }
+  return out;
+}
+
+}  // namespace
+
 HttpResult http(const std::string& method, uint16_t port, const std::string& target,
                 const std::string& body, const std::map<std::string, std::string>& headers) {
-  HttpResult out;
   try {
     asio::io_context ioc;
     beast::tcp_stream stream(ioc);
     stream.expires_after(std::chrono::seconds(10));
     stream.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-    http_ns::request<http_ns::string_body> req;
-    req.method_string(method);
-    req.target(target);
-    req.version(11);
-    req.set(http_ns::field::host, "127.0.0.1");
-    bool has_ct = false;
-    for (const auto& [k, v] : headers) {
-      req.set(k, v);
-      if (k == "Content-Type") has_ct = true;
-    }
-    if (!body.empty() && !has_ct) req.set(http_ns::field::content_type, "application/json");
-    req.body() = body;
-    req.prepare_payload();
-    http_ns::write(stream, req);
-    beast::flat_buffer buf;
-    http_ns::response_parser<http_ns::string_body> parser;
-    parser.body_limit(64 * 1024 * 1024);
-    http_ns::read(stream, buf, parser);
-    auto res = parser.release();
-    out.status = static_cast<int>(res.result_int());
-    out.body = res.body();
-    for (const auto& f : res) {
-      std::string n(f.name_string());
-      for (auto& c : n) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      out.headers[n] = std::string(f.value());
-    }
+    auto out = exchange(stream, method, target, body, headers);
     beast::error_code ec;
     stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+    return out;
   } catch (const std::exception&) {
-    out.status = 0;
+    return {};
   }
-  return out;
+}
+
+HttpResult https(const std::string& ca_pem, const std::string& method, uint16_t port,
+                 const std::string& target, const std::string& body,
+                 const std::map<std::string, std::string>& headers) {
+  try {
+    asio::io_context ioc;
+    asio::ssl::context ctx(asio::ssl::context::tls_client);
+    ctx.add_certificate_authority(asio::buffer(ca_pem));
+    ctx.set_verify_mode(asio::ssl::verify_peer);
+    beast::ssl_stream<beast::tcp_stream> stream(ioc, ctx);
+    if (!set_sni(stream.native_handle(), "localhost")) return {};
+    stream.set_verify_callback(asio::ssl::host_name_verification("localhost"));
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(10));
+    beast::get_lowest_layer(stream).connect(
+        asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    stream.handshake(asio::ssl::stream_base::client);
+    auto out = exchange(stream, method, target, body, headers);
+    beast::error_code ec;
+    stream.shutdown(ec);
+    return out;
+  } catch (const std::exception&) {
+    return {};
+  }
 }
 
 Process::Process(std::vector<std::string> argv, const std::filesystem::path& log) {
@@ -250,6 +289,7 @@ void Fixture::fault(const std::string& kind, int count, const std::string& path_
 }
 
 void Fixture::write_config(const DaemonSettings& s) {
+  hook_ca_pem_ = s.hook_tls_ca_pem;
   std::ofstream(dir() / "mastodon.token") << kSandboxToken << "\n";
   std::ostringstream y;
   y << "ticket_prefix: SP\n"
@@ -264,6 +304,19 @@ void Fixture::write_config(const DaemonSettings& s) {
     << "limits:\n  acks_per_author_per_hour: " << s.acks_per_author_per_hour << "\n"
     << "log_level: debug\n"
     << "hook:\n  listen: 127.0.0.1\n  port: 0\n  max_body_bytes: 4096\n"
+    << "  requests_per_minute: " << s.hook_requests_per_minute << "\n"
+    << (s.hook_max_connections > 0
+            ? "  max_connections: " + std::to_string(s.hook_max_connections) + "\n"
+            : "")
+    << (s.hook_request_timeout_seconds > 0
+            ? "  request_timeout_seconds: " + std::to_string(s.hook_request_timeout_seconds) + "\n"
+            : "")
+    << (s.hook_idle_timeout_seconds > 0
+            ? "  idle_timeout_seconds: " + std::to_string(s.hook_idle_timeout_seconds) + "\n"
+            : "")
+    << (s.hook_tls_cert_file.empty() ? ""
+                                     : "  tls_cert_file: " + s.hook_tls_cert_file.string() + "\n")
+    << (s.hook_tls_key_file.empty() ? "" : "  tls_key_file: " + s.hook_tls_key_file.string() + "\n")
     << "sender:\n  initial_backoff_ms: 100\n  max_backoff_ms: 2000\n"
     << "accounts:\n";
   if (s.mastodon)
@@ -333,7 +386,7 @@ bool Fixture::wait_daemon_ready(std::chrono::milliseconds timeout) {
       dir() / "hook.port", std::min<std::chrono::milliseconds>(timeout, std::chrono::seconds(10)));
   if (hook_port_ == 0) return false;
   // Ready: the connector has verified the account and finished its first poll.
-  return wait_until([&] { return http("GET", hook_port_, "/healthz").status == 200; },
+  return wait_until([&] { return hook_request("GET", "/healthz").status == 200; },
                     std::chrono::duration_cast<std::chrono::milliseconds>(
                         deadline - std::chrono::steady_clock::now()));
 }
@@ -364,7 +417,14 @@ HttpResult Fixture::hook(const std::string& method, const std::string& target,
                          const std::string& token, const std::string& body) {
   std::map<std::string, std::string> h;
   if (!token.empty()) h["Authorization"] = "Bearer " + token;
-  return http(method, hook_port_, target, body, h);
+  return hook_request(method, target, body, h);
+}
+
+HttpResult Fixture::hook_request(const std::string& method, const std::string& target,
+                                 const std::string& body,
+                                 const std::map<std::string, std::string>& headers) {
+  if (hook_ca_pem_.empty()) return http(method, hook_port_, target, body, headers);
+  return https(hook_ca_pem_, method, hook_port_, target, body, headers);
 }
 
 std::string Fixture::ticket_for_mention(const std::string& mention_id) {

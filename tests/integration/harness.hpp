@@ -31,6 +31,11 @@ HttpResult http(const std::string& method, uint16_t port, const std::string& tar
                 const std::string& body = "",
                 const std::map<std::string, std::string>& headers = {});
 
+// The same over TLS, trusting only the CA in `ca_pem` and checking the name "localhost".
+HttpResult https(const std::string& ca_pem, const std::string& method, uint16_t port,
+                 const std::string& target, const std::string& body = "",
+                 const std::map<std::string, std::string>& headers = {});
+
 // A child process; killed (SIGKILL) if still running when destroyed.
 class Process {
  public:
@@ -73,6 +78,15 @@ struct DaemonSettings {
   int acks_per_author_per_hour = 0;
   int posts_per_hour = 0;  // Mastodon account's budget; 0: the default  // 0: no limit (tests post
                            // bursts from one author)
+  // The hook's limits; 0: sotongd's default. No rate limit unless asked: the harness polls.
+  int hook_max_connections = 0;
+  int hook_request_timeout_seconds = 0;
+  int hook_idle_timeout_seconds = 0;
+  int hook_requests_per_minute = 0;
+  // Both set: the hook speaks HTTPS, and the harness's requests trust `hook_tls_ca_pem`.
+  std::filesystem::path hook_tls_cert_file;
+  std::filesystem::path hook_tls_key_file;
+  std::string hook_tls_ca_pem;
 };
 
 class Fixture {
@@ -119,6 +133,10 @@ class Fixture {
   uint16_t hook_port() const { return hook_port_; }
   HttpResult hook(const std::string& method, const std::string& target, const std::string& token,
                   const std::string& body = "");
+  // Any request to the hook, over HTTPS when the config asks for it.
+  HttpResult hook_request(const std::string& method, const std::string& target,
+                          const std::string& body = "",
+                          const std::map<std::string, std::string>& headers = {});
   // The ticket opened for a mention id, found through the hook with an admin-like sweep over
   // every department's token; "" if none.
   std::string ticket_for_mention(const std::string& mention_id);
@@ -140,6 +158,7 @@ class Fixture {
   uint16_t sandbox_port_ = 0;
   uint16_t hook_port_ = 0;
   int daemon_starts_ = 0;
+  std::string hook_ca_pem_;  // set: the hook speaks HTTPS
 };
 
 }  // namespace sotong::test_support

@@ -1,5 +1,6 @@
 // The configuration's department side: the hook's listener and limits, the departments and
 // admins with their credentials and webhooks, the notifications' retries, and the Open311 view.
+#include <boost/url/parse.hpp>
 #include <set>
 
 #include "daemon/config.hpp"
@@ -52,7 +53,8 @@ Result<WebhookConfig> parse_webhook(const Ctx& c, const YAML::Node& n, const fs:
   auto url = scalar(c, n["url"], "url");
   if (!url) return Error{url.error()};
   if ((url->rfind("https://", 0) != 0 && url->rfind("http://", 0) != 0) ||
-      url->find_first_of(" \n\t") != std::string::npos || url->size() > 2000)
+      url->find_first_of(" \n\t") != std::string::npos || url->size() > 2000 ||
+      !boost::urls::parse_absolute_uri(*url))
     return c.err(n["url"], "webhook url must be an https:// (or http://) address");
   w.url = *url;
   if (n["format"]) {

@@ -46,7 +46,7 @@ struct SignatureCheck {
   Kind kind = Kind::kMalformed;
   std::optional<Principal> principal;  // kValid
   std::string signature;               // kValid: the hex, for replay rejection
-  int64_t expires_at_s = 0;            // kValid: after this a replay is refused by the clock
+  int64_t expires_at_s = 0;            // kValid: keep it until then (the clock refuses it by then)
   std::string message;                 // otherwise: what to tell the caller
 };
 

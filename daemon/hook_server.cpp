@@ -430,7 +430,13 @@ struct HookServer::Impl {
           return WriteResult{
               answer(409, "this ticket takes no public reply (it is closed, or hidden)"), {}};
         case CommentOutcome::Kind::kReplyRefused:
-          return WriteResult{answer(422, r->why), {}};
+          // The reason may name templates and files: the log has it, the caller a plain one.
+          spdlog::warn("ticket={} public update refused: {}", n, r->why);
+          return WriteResult{answer(422, r->why.rfind("the reply would be too long", 0) == 0
+                                             ? r->why
+                                             : "no public reply can be made for this ticket "
+                                               "(the update template is missing)"),
+                             {}};
         case CommentOutcome::Kind::kCommented:
           break;
       }

@@ -140,7 +140,7 @@ std::vector<std::pair<std::string, std::string>> headers(const std::vector<Notif
 
 Result<Destination> destination(const std::string& url) {
   auto u = boost::urls::parse_absolute_uri(url);
-  if (!u) return Error{"invalid webhook URL " + url};
+  if (!u) return Error{"the webhook URL is not a valid URL"};  // it may hold a secret
   auto base = parse_endpoint(url);
   if (!base) return Error{base.error()};
   Destination d;

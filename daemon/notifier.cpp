@@ -53,6 +53,7 @@ struct Notifier::Lane {
   std::string target;           // path and query, as sent and signed
   std::string error;            // non-empty: the URL cannot be used
   int64_t paused_until_ms = 0;  // the receiver failed: nothing goes before this
+  bool busy = false;            // a delivery is under way: the lane is not touched meanwhile
 };
 
 Notifier::Notifier(asio::any_io_executor ex, StoreThread& store, RuntimeFn runtime,
@@ -119,6 +120,11 @@ asio::awaitable<void> Notifier::run() {
     auto pause = co_await round();
     if (pause.count() > 0) co_await wait(pause);
   }
+  while (running_ > 0) {
+    done_timer_.expires_at(asio::steady_timer::time_point::max());
+    boost::system::error_code ec;
+    co_await done_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
   // Rows taken but not delivered are free for another instance at once.
   auto release = [claimant = claimant_](Store& s) {
     return s.release_notification_claims(claimant);
@@ -134,21 +140,47 @@ asio::awaitable<std::chrono::milliseconds> Notifier::round() {
   const Config& cfg = rt->config;
   const NotificationsConfig& opts = cfg.notifications;
   const int64_t now = now_ms();
+  auto pause = kPoll;
+  auto read_next = [claimant = claimant_](Store& s) { return s.next_notification_due(claimant); };
+  if (auto next = co_await store_.run(std::move(read_next)); next && *next && **next > now)
+    pause = std::min(pause, until(**next, now));
+
+  // Each department's due rows are read on their own, so one with a long queue (a receiver
+  // down for hours, a long batch) never hides another's; busy and paused ones are not read.
+  std::map<std::string, Batch> by_department;
+  for (const auto& [id, dep] : cfg.departments) {
+    if (dep.webhook.url.empty()) continue;
+    if (auto it = lanes_.find(id); it != lanes_.end()) {
+      if (it->second->busy) continue;
+      if (it->second->paused_until_ms > now) {
+        pause = std::min(pause, until(it->second->paused_until_ms, now));
+        continue;
+      }
+    }
+    auto read = [now, claimant = claimant_, department = id](Store& s) {
+      return s.due_notifications(now, kReadLimit, claimant, department);
+    };
+    auto rows = co_await store_.run(std::move(read));
+    if (!rows) {
+      spdlog::error("notifications: reading the queue failed: {}", rows.error());
+      co_return kPoll;
+    }
+    if (!rows->empty()) by_department[id] = std::move(*rows);
+  }
+  // Rows of departments whose webhook a reload took out wait to be given up.
   auto read_due = [now, claimant = claimant_](Store& s) {
-    return s.due_notifications(now, kReadLimit, claimant);
+    return s.due_notifications(now, kReadLimit, claimant, "");
   };
   auto due = co_await store_.run(std::move(read_due));
   if (!due) {
     spdlog::error("notifications: reading the queue failed: {}", due.error());
     co_return kPoll;
   }
-  auto pause = kPoll;
-  auto read_next = [claimant = claimant_](Store& s) { return s.next_notification_due(claimant); };
-  if (auto next = co_await store_.run(std::move(read_next)); next && *next && **next > now)
-    pause = std::min(pause, until(**next, now));
-
-  std::map<std::string, Batch> by_department;
-  for (auto& row : *due) by_department[row.department].push_back(std::move(row));
+  for (auto& row : *due) {
+    auto dep = cfg.departments.find(row.department);
+    if (dep == cfg.departments.end() || dep->second.webhook.url.empty())
+      by_department[row.department].push_back(std::move(row));
+  }
   struct Work {
     Lane* lane;
     std::string department;
@@ -174,10 +206,6 @@ asio::awaitable<std::chrono::milliseconds> Notifier::round() {
     Lane& lane =
         lane_for(department, hook.url,
                  std::chrono::duration_cast<std::chrono::milliseconds>(opts.request_timeout));
-    if (lane.paused_until_ms > now) {
-      pause = std::min(pause, until(lane.paused_until_ms, now));
-      continue;
-    }
     std::vector<Batch> batches;
     Batch held;
     for (auto& r : rows) {
@@ -212,13 +240,14 @@ asio::awaitable<std::chrono::milliseconds> Notifier::round() {
   }
   if (work.empty()) co_return pause;
 
-  // Departments side by side: one slow receiver does not hold up another's urgent news.
-  int running = 0;
+  // Departments side by side, and the rounds go on meanwhile: one slow receiver holds up
+  // neither another department's urgent news nor the reading of new rows.
   for (auto& w : work) {
-    ++running;
+    w.lane->busy = true;
+    ++running_;
     asio::co_spawn(ex_,
                    deliver_department(*w.lane, w.department, w.hook, opts, std::move(w.batches)),
-                   [this, &running, department = w.department](std::exception_ptr e) {
+                   [this, lane = w.lane, department = w.department](std::exception_ptr e) {
                      if (e) {
                        try {
                          std::rethrow_exception(e);
@@ -227,16 +256,12 @@ asio::awaitable<std::chrono::milliseconds> Notifier::round() {
                                        ex.what());
                        }
                      }
-                     if (--running == 0) done_timer_.cancel();
+                     lane->busy = false;
+                     if (--running_ == 0) done_timer_.cancel();
+                     wake();  // what came meanwhile for this department goes now
                    });
   }
-  while (running > 0) {
-    done_timer_.expires_at(asio::steady_timer::time_point::max());
-    boost::system::error_code ec;
-    co_await done_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-  }
-  // What was delivered is gone from the queue; look again at once for what came meanwhile.
-  co_return std::chrono::milliseconds(0);
+  co_return pause;
 }
 
 asio::awaitable<void> Notifier::deliver_department(Lane& lane, std::string department,
@@ -252,9 +277,14 @@ asio::awaitable<void> Notifier::deliver_department(Lane& lane, std::string depar
 template <class Job>
 asio::awaitable<void> Notifier::record(const Job& job, const char* what, const Batch& rows) {
   auto s = co_await store_.run(job);
+  // A timer of its own: departments record side by side, and a shared one would cut the
+  // others' waits short.
+  asio::steady_timer pause(ex_);
   while (!s && !stopping_) {
     spdlog::error("notifications {}: {} not recorded yet: {}", ids_of(rows), what, s.error());
-    co_await wait(kStoreRecheck);
+    pause.expires_after(kStoreRecheck);
+    boost::system::error_code ec;
+    co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     s = co_await store_.run(job);
   }
   if (!s) spdlog::error("notifications {}: {} not recorded: {}", ids_of(rows), what, s.error());
@@ -263,8 +293,10 @@ asio::awaitable<void> Notifier::record(const Job& job, const char* what, const B
 asio::awaitable<bool> Notifier::deliver(Lane& lane, const std::string& department,
                                         const WebhookConfig& hook, const NotificationsConfig& opts,
                                         const Batch& batch) {
+  // A request may take its timeout three times (name lookup, connect, exchange) and once
+  // more on a stale kept-alive connection: the claim outlasts all of it.
   const auto lease = std::chrono::duration_cast<std::chrono::milliseconds>(
-      opts.request_timeout * 2 + std::chrono::seconds(10));
+      opts.request_timeout * 8 + std::chrono::seconds(10));
   auto take = [ids = id_list(batch), claimant = claimant_, lease = lease.count()](Store& s) {
     return s.claim_notifications(ids, claimant, now_ms(), lease);
   };
@@ -283,7 +315,7 @@ asio::awaitable<bool> Notifier::deliver(Lane& lane, const std::string& departmen
   notification::Verdict verdict;
   int status = 0;
   if (!lane.client) {
-    verdict = notification::judge_failure("webhook URL: " + lane.error);
+    verdict = notification::judge_failure(lane.error);
   } else {
     HttpRequest req;
     req.method = "POST";
@@ -318,8 +350,9 @@ asio::awaitable<bool> Notifier::deliver(Lane& lane, const std::string& departmen
     co_await record(refused, "refusal", rows);
     co_return true;
   }
+  // The longest-failing row sets the pace: a new event does not reset a dead receiver's backoff.
   int attempts = rows.front().attempts;
-  for (const auto& r : rows) attempts = std::min(attempts, r.attempts);
+  for (const auto& r : rows) attempts = std::max(attempts, r.attempts);
   auto delay = jittered(notification::backoff(opts.initial_backoff, opts.max_backoff, attempts));
   delay = std::max(delay, verdict.retry_after);
   const int64_t next = now + delay.count();

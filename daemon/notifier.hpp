@@ -58,7 +58,7 @@ class Notifier {
   void wake();
   void stop();
 
-  // Rows read per round: enough for every department's batch in a busy minute.
+  // Rows read per department and round: enough for a batch in a busy minute.
   static constexpr int kReadLimit = 200;
   // Rows in one POST: a receiver's body limit is rarely below 64 KiB, and 50 payloads fit.
   static constexpr std::size_t kMaxBatch = 50;
@@ -92,7 +92,8 @@ class Notifier {
   std::shared_ptr<boost::asio::ssl::context> tls_;
   std::string claimant_;
   boost::asio::steady_timer timer_;
-  boost::asio::steady_timer done_timer_;  // cut when a round's last department is done
+  boost::asio::steady_timer done_timer_;  // cut when the last delivery under way is done
+  int running_ = 0;                       // deliveries under way
   std::map<std::string, std::unique_ptr<Lane>> lanes_;  // by department
   std::set<std::string> without_webhook_;               // departments already warned of
   bool stopping_ = false;

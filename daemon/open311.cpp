@@ -143,6 +143,8 @@ Result<RequestsQuery> parse_requests_query(const std::map<std::string, std::stri
     } else if (k == "start_date" || k == "end_date") {
       auto at = parse_date(v, cal);
       if (!at) return Error{k + " must be a W3C datetime like 2026-03-01T09:00:00+09:00"};
+      // A day alone as end_date means the whole of that day.
+      if (k == "end_date" && v.size() == 10) *at += 24LL * 3600 * 1000 - 1;
       (k == "start_date" ? start : end) = *at;
     }
   }

@@ -406,6 +406,7 @@ Result<IngestOutcome> Store::ingest(const Mention& m, const Decision& d, const I
         if (auto s = up.run(); !s) return Error{"reopen: " + s.error()};
         t.status = "open";
         t.reopened += 1;
+        t.hidden = t.hidden || d.hide;
         if (auto s = add_event(t.id, now_ms, actor, "reopened", m.text); !s)
           return Error{s.error()};
         if (auto s = queue(t, d.hide ? "" : "reopened"); !s) return Error{s.error()};

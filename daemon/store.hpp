@@ -329,7 +329,8 @@ class Store {
   // the Sender. Pending rows that are due, urgent first, then oldest; rows another instance
   // has claimed (and whose claim holds) are left out.
   Result<std::vector<NotificationRow>> due_notifications(int64_t now_ms, int limit,
-                                                         const std::string& claimant = "");
+                                                         const std::string& claimant = "",
+                                                         const std::string& department = "");
   // Takes the rows for `lease_ms` before delivering them (as claim()); the ids it took. On
   // SQLite, one instance owns the store: all of them.
   Result<std::vector<int64_t>> claim_notifications(const std::vector<int64_t>& ids,

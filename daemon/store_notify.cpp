@@ -90,14 +90,16 @@ Result<int64_t> Store::queue_notification(const TicketRow& t, std::string_view e
 }
 
 Result<std::vector<NotificationRow>> Store::due_notifications(int64_t now_ms, int limit,
-                                                              const std::string& claimant) {
+                                                              const std::string& claimant,
+                                                              const std::string& department) {
   const std::string sql = std::string("SELECT ") + kNotificationColumns +
                           " FROM notifications n JOIN tickets t ON t.id = n.ticket_id WHERE "
                           "n.state = 'pending' AND n.next_attempt_at <= ?1 AND "
-                          "(n.claimed_until <= ?1 OR n.claimed_by = ?3) "
+                          "(n.claimed_until <= ?1 OR n.claimed_by = ?3) AND "
+                          "(?4 = '' OR n.department = ?4) "
                           "ORDER BY n.urgent DESC, n.id LIMIT ?2";
   Stmt s(*db_, sql);
-  s.bind(1, now_ms).bind(2, limit).bind(3, claimant);
+  s.bind(1, now_ms).bind(2, limit).bind(3, claimant).bind(4, department);
   std::vector<NotificationRow> rows;
   while (s.step()) rows.push_back(read_notification(s));
   if (!s.ok()) return Error{s.error()};

@@ -74,7 +74,7 @@ TEST(HookSignature, AGoodSignatureNamesItsClient) {
   auto r = check(make(kRoadsSecret, now), now);
   ASSERT_EQ(r.kind, SignatureCheck::Kind::kValid) << r.message;
   EXPECT_EQ(r.principal->id, "roads");
-  EXPECT_EQ(r.expires_at_s, now + kSignatureWindowSeconds);
+  EXPECT_GT(r.expires_at_s, now + kSignatureWindowSeconds);
   auto admin = make(kKimSecret, now);
   admin.client = "kim";
   admin.sig = "sha256=" + signature_hex(kKimSecret, now, admin.method, admin.target, admin.body);

@@ -197,6 +197,10 @@ TEST(Open311Query, TakesW3CDatesWithinNinetyDays) {
   EXPECT_EQ(day->filter.created_since_ms, parse_iso8601("2026-02-28T15:00:00Z"));
   EXPECT_EQ(day->filter.created_until_ms,
             parse_iso8601("2026-02-28T15:00:00Z") + 90LL * 24 * 3600 * 1000 + 1);
+  // A day as end_date is the whole of that day in the desk's zone.
+  auto through = parse_requests_query({{"end_date", "2026-03-05"}}, seoul(), kNow);
+  ASSERT_TRUE(through.ok()) << through.error();
+  EXPECT_EQ(through->filter.created_until_ms, parse_iso8601("2026-03-05T15:00:00Z"));
   auto spaced = parse_requests_query({{"end_date", "2026-03-01T09:00:00 09:00"}}, seoul(), kNow);
   ASSERT_TRUE(spaced.ok()) << spaced.error();
   EXPECT_EQ(spaced->filter.created_until_ms, parse_iso8601("2026-03-01T00:00:00Z") + 1);

@@ -16,7 +16,9 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-YAML::Node spec() { return YAML::LoadFile(std::string(SOTONG_SOURCE_DIR) + "/docs/openapi.yaml"); }
+YAML::Node spec() {
+  return YAML::LoadFile(std::string(SOTONG_SOURCE_DIR) + "/docs/openapi.yaml");
+}
 
 TEST(OpenApi, EveryRouteIsDescribedWithItsResponsesAndParameters) {
   const auto doc = spec();

@@ -170,6 +170,12 @@ TEST_F(NotificationStoreTest, UrgentAndFlaggedTicketsAreUrgentAndDueFirst) {
   EXPECT_TRUE(due[1].urgent);
   EXPECT_FALSE(due[2].urgent);
   EXPECT_EQ(store->due_notifications(1'000, 1)->size(), 1u) << "the limit holds";
+  // Read per department, one department's queue never hides another's.
+  auto parks = store->due_notifications(1'000, 1, "", "parks").value();
+  ASSERT_EQ(parks.size(), 1u);
+  EXPECT_EQ(parks[0].ticket_number, f);
+  EXPECT_EQ(store->due_notifications(1'000, 10, "", "roads")->size(), 2u);
+  EXPECT_EQ(store->due_notifications(1'000, 10, "", "welfare")->size(), 0u);
 }
 
 TEST_F(NotificationStoreTest, ARetryWaitsThenDeliveryLeavesTheQueueAndIsAudited) {

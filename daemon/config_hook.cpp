@@ -274,7 +274,7 @@ void parse_notifications(const Ctx& c, const YAML::Node& n, Config& cfg, Errors&
     if (e.ok(v)) out.max_backoff = std::chrono::milliseconds(*v);
   }
   if (n["give_up_after_hours"]) {
-    auto v = integer(c, n["give_up_after_hours"], "give_up_after_hours", 1, 24 * 14);
+    auto v = integer(c, n["give_up_after_hours"], "give_up_after_hours", 1, int64_t{24} * 14);
     if (e.ok(v)) out.give_up_after = std::chrono::hours(*v);
   }
   if (n["request_timeout_seconds"]) {

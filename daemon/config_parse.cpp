@@ -29,7 +29,10 @@ Status check_keys(const Ctx& c, const YAML::Node& map, const std::set<std::strin
     auto key = kv.first.as<std::string>();
     if (!known.contains(key)) {
       std::string list;
-      for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+      for (const auto& k : known) {
+        if (!list.empty()) list += ", ";
+        list += k;
+      }
       return c.err(kv.first, "unknown field \"" + key + "\" in " + what + " (known: " + list + ")");
     }
   }

@@ -130,7 +130,8 @@ struct HookServer::Impl {
   asio::awaitable<Response> handle(const Request& req) {
     auto route = hook::match_route(req.method_string(), req.target());
     Response res = co_await dispatch(route, req);
-    if (metrics != nullptr) metrics->hook_request(route_label(route.kind), res.result_int());
+    if (metrics != nullptr)
+      metrics->hook_request(route_label(route.kind), static_cast<int>(res.result_int()));
     co_return res;
   }
 

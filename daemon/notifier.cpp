@@ -35,6 +35,7 @@ std::string tickets_of(const std::vector<NotificationRow>& rows) {
 
 std::vector<int64_t> id_list(const std::vector<NotificationRow>& rows) {
   std::vector<int64_t> out;
+  out.reserve(rows.size());
   for (const auto& r : rows) out.push_back(r.id);
   return out;
 }

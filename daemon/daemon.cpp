@@ -274,6 +274,7 @@ int run_daemon(const DaemonOptions& options, std::shared_ptr<const Runtime> runt
     stop_timer.async_wait([&](boost::system::error_code) { wait_for_tasks(); });
   };
   asio::steady_timer deadline(ex);
+  asio::steady_timer watchdog(ex);  // see feed_watchdog below
   // A post in flight ends within its request timeout; the deadline is a backstop beyond it.
   auto stop_deadline = kStopDeadline;
   for (const auto& acc : cfg.accounts)
@@ -288,6 +289,7 @@ int run_daemon(const DaemonOptions& options, std::shared_ptr<const Runtime> runt
     spdlog::info("stopping ({}): finishing posts in flight", why);
     if (watch) watch->stop();
     sd_notify(0, "STOPPING=1");
+    watchdog.cancel();
     // Free the locks first: another instance takes over while this one finishes.
     if (leadership) leadership->stop();
     for (auto& d : desks) step_down(d);
@@ -391,7 +393,21 @@ int run_daemon(const DaemonOptions& options, std::shared_ptr<const Runtime> runt
   };
   wait_signal();
 
-  sd_notify(0, "READY=1\nSTATUS=reading mentions");
+  // The watchdog is fed from the event loop itself: a loop that is stuck stops feeding it,
+  // and systemd restarts sotongd (everything is durable in the store).
+  uint64_t watchdog_usec = 0;
+  std::function<void()> feed_watchdog = [&] {
+    sd_notify(0, "WATCHDOG=1");
+    watchdog.expires_after(std::chrono::microseconds(watchdog_usec / 2));
+    watchdog.async_wait([&](const boost::system::error_code& ec) {
+      if (!ec && !stopping) feed_watchdog();
+    });
+  };
+  if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) feed_watchdog();
+
+  sd_notify(0, fmt::format("READY=1\nSTATUS=reading mentions: {} account(s), {} department(s)",
+                           desks.size(), cfg.departments.size())
+                   .c_str());
   spdlog::info("sotongd ready: {} account(s), {} department(s)", desks.size(),
                cfg.departments.size());
   ioc.run();

@@ -140,7 +140,7 @@ int main(int argc, char** argv) {
     else if (a == "--at")
       ex.at = value("--at");
     else if (a == "--version") {
-      std::printf("sotongd 0.1.0\n");
+      std::printf("sotongd %s (%s)\n", SOTONG_VERSION, SOTONG_GIT_REVISION);
       return 0;
     } else if (a == "--help" || a == "-h") {
       std::printf("%s", kUsage);

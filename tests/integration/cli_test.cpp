@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 
 #include "harness.hpp"
@@ -59,6 +60,17 @@ class Cli : public ::testing::Test {
   }
   TempDir dir;
 };
+
+TEST_F(Cli, VersionNamesTheReleaseAndTheCommitAndHelpTheOptions) {
+  auto v = sotongd({"--version"}, dir.path());
+  EXPECT_EQ(v.status, 0);
+  EXPECT_TRUE(std::regex_match(v.output, std::regex("sotongd [0-9]+\\.[0-9]+\\.[0-9]+ \\((unknown|"
+                                                    "[0-9a-f]{7,}(-dirty)?)\\)\n")))
+      << v.output;
+  auto h = sotongd({"--help"}, dir.path());
+  EXPECT_EQ(h.status, 0);
+  EXPECT_NE(h.output.find("--check-config"), std::string::npos) << h.output;
+}
 
 TEST_F(Cli, CheckConfigListsEveryErrorWithItsPlace) {
   const fs::path rules = dir.write("rules/10-a.yaml",

@@ -1,10 +1,10 @@
 #include "daemon/hook_auth.hpp"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <charconv>
+
+#include "daemon/util/digest.hpp"
 
 namespace sotong::hook {
 
@@ -45,18 +45,7 @@ std::string signature_hex(std::string_view secret, int64_t timestamp, std::strin
   msg += target;
   msg += '\n';
   msg += body;
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-       reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), md, &len);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(std::size_t{len} * 2);
-  for (unsigned int i = 0; i < len; ++i) {
-    out += kHex[md[i] >> 4];
-    out += kHex[md[i] & 0xF];
-  }
-  return out;
+  return hmac_sha256_hex(secret, msg);
 }
 
 SignatureCheck check_signature(const Config& config, std::string_view client,

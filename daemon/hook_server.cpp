@@ -1,3 +1,7 @@
+// The hook's server: sockets, limits and TLS, then auth and every ticket route over the store
+// thread. One file because the writes share one path (checks, Idempotency-Key, audit, waking
+// the sender and notifier) with the connection they answer on; the pure parts are in
+// hook_parse, hook_auth and hook_public.
 #include "daemon/hook_server.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -211,7 +215,8 @@ struct HookServer::Impl {
       co_return json_response(200,
                               json::serialize(hook::notifications_json(route.ticket, r->second)));
     }
-    co_return co_await write(route, req, principal, rt);
+    if (hook::is_write(route.kind)) co_return co_await write(route, req, principal, rt);
+    co_return error(404, "not found");
   }
 
   static bool may_access(const hook::Principal& who, const TicketRow& t) {

@@ -64,30 +64,18 @@ Notifier::Notifier(asio::any_io_executor ex, StoreThread& store, RuntimeFn runti
       runtime_(std::move(runtime)),
       tls_(std::move(tls)),
       claimant_(std::move(claimant)),
-      timer_(ex),
+      bell_(ex),
       done_timer_(ex) {}
 
 Notifier::~Notifier() = default;
 
 void Notifier::wake() {
-  woken_ = true;
-  timer_.cancel();
+  bell_.ring();
 }
 
 void Notifier::stop() {
   stopping_ = true;
-  timer_.cancel();
-}
-
-asio::awaitable<void> Notifier::wait(std::chrono::milliseconds d) {
-  if (woken_ || stopping_) {
-    woken_ = false;
-    co_return;
-  }
-  timer_.expires_after(d);
-  boost::system::error_code ec;
-  co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-  woken_ = false;
+  bell_.close();
 }
 
 Notifier::Lane& Notifier::lane_for(const std::string& department, const std::string& url,
@@ -115,11 +103,11 @@ asio::awaitable<void> Notifier::run() {
   while (!stopping_) {
     // Nothing is delivered that could not be recorded as delivered.
     if (!store_.healthy()) {
-      co_await wait(kStoreRecheck);
+      co_await bell_.wait(kStoreRecheck);
       continue;
     }
     auto pause = co_await round();
-    if (pause.count() > 0) co_await wait(pause);
+    if (pause.count() > 0) co_await bell_.wait(pause);
   }
   while (running_ > 0) {
     done_timer_.expires_at(asio::steady_timer::time_point::max());

@@ -34,6 +34,7 @@
 #include "daemon/config.hpp"
 #include "daemon/notification.hpp"
 #include "daemon/store_thread.hpp"
+#include "daemon/util/doorbell.hpp"
 
 namespace boost::asio::ssl {
 class context;
@@ -84,20 +85,18 @@ class Notifier {
   boost::asio::awaitable<void> record(const Job& job, const char* what, const Batch& rows);
   Lane& lane_for(const std::string& department, const std::string& url,
                  std::chrono::milliseconds timeout);
-  boost::asio::awaitable<void> wait(std::chrono::milliseconds d);
 
   boost::asio::any_io_executor ex_;
   StoreThread& store_;
   RuntimeFn runtime_;
   std::shared_ptr<boost::asio::ssl::context> tls_;
   std::string claimant_;
-  boost::asio::steady_timer timer_;
+  Doorbell bell_;                         // rung by wake(), closed by stop()
   boost::asio::steady_timer done_timer_;  // cut when the last delivery under way is done
   int running_ = 0;                       // deliveries under way
   std::map<std::string, std::unique_ptr<Lane>> lanes_;  // by department
   std::set<std::string> without_webhook_;               // departments already warned of
   bool stopping_ = false;
-  bool woken_ = false;
 };
 
 }  // namespace sotong

@@ -27,7 +27,7 @@ Sender::Sender(asio::any_io_executor ex, StoreThread& store, Connector& connecto
       connector_(connector),
       metrics_(metrics),
       options_(options),
-      timer_(ex),
+      bell_(ex),
       pause_timer_(ex) {}
 
 std::chrono::milliseconds Sender::backoff(const SenderOptions& o, int attempts) {
@@ -37,25 +37,13 @@ std::chrono::milliseconds Sender::backoff(const SenderOptions& o, int attempts) 
 }
 
 void Sender::wake() {
-  woken_ = true;
-  timer_.cancel();
+  bell_.ring();
 }
 
 void Sender::stop() {
   stopping_ = true;
-  timer_.cancel();
+  bell_.close();
   pause_timer_.cancel();
-}
-
-asio::awaitable<void> Sender::wait(std::chrono::milliseconds d) {
-  if (woken_ || stopping_) {
-    woken_ = false;
-    co_return;
-  }
-  timer_.expires_after(d);
-  boost::system::error_code ec;
-  co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-  woken_ = false;
 }
 
 bool Sender::budget_spent(int64_t now) {
@@ -93,7 +81,7 @@ asio::awaitable<void> Sender::run() {
   while (!stopping_) {
     // Nothing is posted that could not be recorded as posted.
     if (!store_.healthy()) {
-      co_await wait(kStoreRecheck);
+      co_await bell_.wait(kStoreRecheck);
       continue;
     }
     auto read_due = [account, claimant = options_.claimant](Store& s) {
@@ -102,7 +90,7 @@ asio::awaitable<void> Sender::run() {
     auto due = co_await store_.run(std::move(read_due));
     if (!due) {
       spdlog::error("account={} outbox read failed: {}", account, due.error());
-      co_await wait(options_.initial_backoff * 10);
+      co_await bell_.wait(options_.initial_backoff * 10);
       continue;
     }
     if (due->empty()) {
@@ -113,7 +101,7 @@ asio::awaitable<void> Sender::run() {
       auto d = kIdleRecheck;
       if (next && *next)
         d = std::min(d, std::chrono::milliseconds(std::max<int64_t>(**next - now_ms(), 1)));
-      co_await wait(d);
+      co_await bell_.wait(d);
       continue;
     }
     std::chrono::milliseconds pause{0};
@@ -155,7 +143,7 @@ asio::awaitable<void> Sender::run() {
         while (!s && !stopping_) {
           spdlog::error("ticket={} outbox={} posted as {} but not recorded yet: {}",
                         row.ticket_number, row.id, out.post_id, s.error());
-          co_await wait(kStoreRecheck);
+          co_await bell_.wait(kStoreRecheck);
           s = co_await store_.run(record_sent);
         }
         if (!s)

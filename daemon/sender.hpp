@@ -17,6 +17,7 @@
 #include "connectors/connector.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/store_thread.hpp"
+#include "daemon/util/doorbell.hpp"
 
 namespace sotong {
 
@@ -52,7 +53,6 @@ class Sender {
   static std::chrono::milliseconds backoff(const SenderOptions& o, int attempts);
 
  private:
-  boost::asio::awaitable<void> wait(std::chrono::milliseconds d);
   // Whether the last hour's posts have used the budget (forgetting older ones).
   bool budget_spent(int64_t now);
   // Waits until the budget frees or the sender stops.
@@ -62,11 +62,10 @@ class Sender {
   Connector& connector_;
   Metrics* metrics_;
   SenderOptions options_;
-  boost::asio::steady_timer timer_;
+  Doorbell bell_;                          // rung by wake(), closed by stop()
   boost::asio::steady_timer pause_timer_;  // a 429 or outage pause: only stop() cuts it
   std::deque<int64_t> sent_at_ms_;         // posts within the last hour, oldest first
   bool stopping_ = false;
-  bool woken_ = false;
   bool running_ = false;
 };
 

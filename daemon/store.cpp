@@ -557,14 +557,7 @@ Result<bool> Store::claim(int64_t outbox_id, const std::string& claimant, int64_
   // One instance owns an SQLite store (the lock file): nothing to claim against, and a write
   // here would cost a sync before every post.
   if (db_->dialect() == db::Dialect::kSqlite) return true;
-  Stmt s(*db_,
-         "UPDATE outbox SET claimed_by = ?2, claimed_until = ?3 WHERE id = (SELECT id FROM outbox "
-         "WHERE id = ?1 AND state = 'pending' AND (claimed_until <= ?4 OR claimed_by = ?2) "
-         "FOR UPDATE SKIP LOCKED) RETURNING id");
-  s.bind(1, outbox_id).bind(2, claimant).bind(3, now_ms + lease_ms).bind(4, now_ms);
-  const bool won = s.step();
-  if (!s.ok()) return Error{"claim: " + s.error()};
-  return won;
+  return store_sql::claim_row(*db_, "outbox", outbox_id, claimant, now_ms, lease_ms);
 }
 
 Status Store::release_claims(const std::string& account, const std::string& claimant) {

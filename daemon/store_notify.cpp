@@ -115,14 +115,9 @@ Result<std::vector<int64_t>> Store::claim_notifications(const std::vector<int64_
   if (!tx.begun()) return Error{tx.error()};
   std::vector<int64_t> won;
   for (int64_t id : ids) {
-    Stmt s(*db_,
-           "UPDATE notifications SET claimed_by = ?2, claimed_until = ?3 WHERE id = (SELECT id "
-           "FROM notifications WHERE id = ?1 AND state = 'pending' AND (claimed_until <= ?4 OR "
-           "claimed_by = ?2) FOR UPDATE SKIP LOCKED) RETURNING id");
-    s.bind(1, id).bind(2, claimant).bind(3, now_ms + lease_ms).bind(4, now_ms);
-    const bool took = s.step();
-    if (!s.ok()) return Error{"claim notification: " + s.error()};
-    if (took) won.push_back(id);
+    auto took = store_sql::claim_row(*db_, "notifications", id, claimant, now_ms, lease_ms);
+    if (!took) return Error{took.error()};
+    if (*took) won.push_back(id);
   }
   if (auto st = tx.commit(); !st) return Error{st.error()};
   return won;

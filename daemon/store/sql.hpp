@@ -65,4 +65,20 @@ class Transaction {
   std::string error_;
 };
 
+// Takes a pending row of `table` (outbox, notifications) for `claimant` until now + lease,
+// unless another instance holds it (PostgreSQL: FOR UPDATE SKIP LOCKED); true when taken.
+inline Result<bool> claim_row(db::Connection& db, std::string_view table, int64_t id,
+                              const std::string& claimant, int64_t now_ms, int64_t lease_ms) {
+  const std::string t(table);
+  Stmt s(db,
+         "UPDATE " + t + " SET claimed_by = ?2, claimed_until = ?3 WHERE id = (SELECT id FROM " +
+             t +
+             " WHERE id = ?1 AND state = 'pending' AND (claimed_until <= ?4 OR claimed_by = ?2) "
+             "FOR UPDATE SKIP LOCKED) RETURNING id");
+  s.bind(1, id).bind(2, claimant).bind(3, now_ms + lease_ms).bind(4, now_ms);
+  const bool won = s.step();
+  if (!s.ok()) return Error{"claim in " + t + ": " + s.error()};
+  return won;
+}
+
 }  // namespace sotong::store_sql

@@ -87,7 +87,7 @@ int main(int argc, char** argv) {
   const std::string where = argc > 1 ? argv[1] : std::filesystem::temp_directory_path().string();
   const int n = argc > 2 ? std::stoi(argv[2]) : 1000;
   const int runs = argc > 3 ? std::stoi(argv[3]) : 5;
-  spdlog::set_level(spdlog::level::warn);
+  sotong::log::setup(sotong::log::Level::warn, sotong::log::Format::logfmt);
   const bool pg = db::is_postgres_url(where);
   std::vector<double> grouped, alone;
   for (int r = 0; r < runs; ++r) {

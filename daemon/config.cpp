@@ -160,13 +160,29 @@ int platform_posts_per_hour(const AccountConfig& a) {
 Result<Config> parse(const Ctx& c, const YAML::Node& root, const fs::path& base) {
   Config cfg;
   Errors e;
-  if (!e.ok(check_keys(c, root, {"ticket_prefix",  "store",        "rules_dir",
-                                 "templates_dir",  "holidays_dir", "fallback_language",
-                                 "log_level",      "hook",         "sender",
-                                 "accounts",       "departments",  "time_zone",
-                                 "business_hours", "status_url",   "limits",
-                                 "threads",        "watch_files",  "store_retry_seconds",
-                                 "admins",         "open311",      "notifications"},
+  if (!e.ok(check_keys(c, root,
+                       {"ticket_prefix",
+                        "store",
+                        "rules_dir",
+                        "templates_dir",
+                        "holidays_dir",
+                        "fallback_language",
+                        "log_level",
+                        "log_format",
+                        "hook",
+                        "sender",
+                        "accounts",
+                        "departments",
+                        "time_zone",
+                        "business_hours",
+                        "status_url",
+                        "limits",
+                        "threads",
+                        "watch_files",
+                        "store_retry_seconds",
+                        "admins",
+                        "open311",
+                        "notifications"},
                        "the configuration")))
     return Error{e.list.front()};
   if (root["ticket_prefix"]) {
@@ -237,6 +253,15 @@ Result<Config> parse(const Ctx& c, const YAML::Node& root, const fs::path& base)
               ": log_level must be one of trace, debug, info, warn, error");
       else
         cfg.log_level = *v;
+    }
+  }
+  if (root["log_format"]) {
+    auto v = scalar(c, root["log_format"], "log_format");
+    if (e.ok(v)) {
+      if (*v != "logfmt" && *v != "json")
+        e.add(c.where(root["log_format"]) + ": log_format must be logfmt or json");
+      else
+        cfg.log_format = *v;
     }
   }
   if (root["watch_files"]) {

@@ -122,6 +122,7 @@ struct Config {
   bool watch_files = true;            // reload on changes to the config, rules, templates
   std::string fallback_language = "ko";
   std::string log_level = "info";
+  std::string log_format = "logfmt";  // or json; both one event per line
   std::string hook_listen = "127.0.0.1";
   uint16_t hook_port = 8080;
   std::size_t hook_max_body_bytes = 64 * 1024;

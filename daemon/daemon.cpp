@@ -1,6 +1,7 @@
 #include "daemon/daemon.hpp"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <openssl/rand.h>
 #include <sys/file.h>
 #include <systemd/sd-daemon.h>
@@ -14,6 +15,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <vector>
@@ -37,13 +39,25 @@ namespace {
 // is bounded by the request timeout, so this is a backstop, not the normal path.
 constexpr std::chrono::seconds kStopDeadline{30};
 
+// How often STATUS= is refreshed for `systemctl status`.
+constexpr std::chrono::seconds kStatusEvery{10};
+
+std::string status_line(const StoreGauges& g, std::size_t accounts) {
+  int64_t open = 0;
+  for (const auto& o : g.open_tickets) open += o.count;
+  return fmt::format(
+      "STATUS=reading mentions: {} account(s); {} open ticket(s), {} repl(ies) waiting, {} "
+      "notification(s) waiting",
+      accounts, open, g.outbox_pending, g.notifications_pending);
+}
+
 auto log_failure(std::string what) {
   return [what = std::move(what)](std::exception_ptr e) {
     if (!e) return;
     try {
       std::rethrow_exception(e);
     } catch (const std::exception& ex) {
-      spdlog::critical("{} failed: {}", what, ex.what());
+      log::critical("task failed", {{"task", what}, {"error", ex.what()}});
     }
   };
 }
@@ -99,18 +113,18 @@ int run_daemon(const DaemonOptions& options, std::shared_ptr<const Runtime> runt
   if (!postgres) {
     auto fd = lock_sqlite_store(cfg.store);
     if (!fd) {
-      spdlog::critical("{}", fd.error());
+      log::critical("cannot start", {{"error", fd.error()}});
       return 1;
     }
     lock_fd = *fd;
   }
   auto store = Store::open(cfg.store, cfg.ticket_prefix);
   if (!store) {
-    spdlog::critical("{}", store.error());
+    log::critical("cannot open the store", {{"error", store.error()}});
     return 1;
   }
-  spdlog::info("store {} open (schema version {})", postgres ? "PostgreSQL" : cfg.store,
-               Store::schema_version_latest());
+  log::info("store open", {{"store", postgres ? "PostgreSQL" : cfg.store},
+                           {"schema_version", Store::schema_version_latest()}});
   StoreThread store_thread(std::move(*store),
                            StoreThreadOptions{64, std::chrono::seconds(cfg.store_retry_seconds)});
   const std::string instance = instance_name();
@@ -186,13 +200,13 @@ int run_daemon(const DaemonOptions& options, std::shared_ptr<const Runtime> runt
   HookServer hook(ex, store_thread, pipeline, account_states, &metrics);
   auto port = hook.listen(cfg.hook_listen, cfg.hook_port);
   if (!port) {
-    spdlog::critical("{}", port.error());
+    log::critical("cannot listen for the hook", {{"error", port.error()}});
     return 1;
   }
-  spdlog::info("hook listening on {}:{}", cfg.hook_listen, *port);
+  log::info("hook listening", {{"address", cfg.hook_listen}, {"port", *port}});
   if (!options.hook_port_file.empty()) {
     if (auto s = write_port_file(options.hook_port_file, *port); !s) {
-      spdlog::critical("{}", s.error());
+      log::critical("cannot write the hook port file", {{"error", s.error()}});
       return 1;
     }
   }
@@ -274,7 +288,8 @@ int run_daemon(const DaemonOptions& options, std::shared_ptr<const Runtime> runt
     stop_timer.async_wait([&](boost::system::error_code) { wait_for_tasks(); });
   };
   asio::steady_timer deadline(ex);
-  asio::steady_timer watchdog(ex);  // see feed_watchdog below
+  asio::steady_timer watchdog(ex);      // see feed_watchdog below
+  asio::steady_timer status_timer(ex);  // see report_status below
   // A post in flight ends within its request timeout; the deadline is a backstop beyond it.
   auto stop_deadline = kStopDeadline;
   for (const auto& acc : cfg.accounts)
@@ -286,10 +301,11 @@ int run_daemon(const DaemonOptions& options, std::shared_ptr<const Runtime> runt
   begin_stop = [&](const char* why) {
     if (stopping) return;
     stopping = true;
-    spdlog::info("stopping ({}): finishing posts in flight", why);
+    log::info("stopping: finishing posts in flight", {{"signal", why}});
     if (watch) watch->stop();
     sd_notify(0, "STOPPING=1");
     watchdog.cancel();
+    status_timer.cancel();
     // Free the locks first: another instance takes over while this one finishes.
     if (leadership) leadership->stop();
     for (auto& d : desks) step_down(d);
@@ -298,7 +314,8 @@ int run_daemon(const DaemonOptions& options, std::shared_ptr<const Runtime> runt
     deadline.expires_after(stop_deadline);
     deadline.async_wait([&](boost::system::error_code ec) {
       if (ec) return;
-      spdlog::warn("graceful stop took longer than {} s; stopping now", stop_deadline.count());
+      log::warn("graceful stop took too long; stopping now",
+                {{"deadline_s", stop_deadline.count()}});
       ioc.stop();
     });
     wait_for_tasks();
@@ -337,15 +354,24 @@ int run_daemon(const DaemonOptions& options, std::shared_ptr<const Runtime> runt
           if (!same_accounts || old.store != now.store || old.hook_listen != now.hook_listen ||
               old.hook_port != now.hook_port || old.hook_tls_cert_file != now.hook_tls_cert_file ||
               old.hook_tls_key_file != now.hook_tls_key_file)
-            spdlog::warn(
+            log::warn(
                 "accounts, store, hook address or TLS files changed: they take effect at restart");
           pipeline.set_runtime(*rt);
           metrics.reload(true);
-          spdlog::info("reloaded ({}) in {:.1f} ms: {} rules, {} departments", why, ms,
-                       (*rt)->rules.size(), now.departments.size());
+          log::configure(*log::level_from(now.log_level), *log::format_from(now.log_format));
+          log::info("reloaded", {{"cause", why},
+                                 {"ms", ms},
+                                 {"rules", (*rt)->rules.size()},
+                                 {"departments", now.departments.size()}});
         } else {
-          spdlog::error("reload ({}) refused, keeping the running configuration:\n{}", why,
-                        rt.error());
+          // One event per error, file:line:column first, then the outcome.
+          std::string_view errors = rt.error();
+          while (!errors.empty()) {
+            const auto nl = errors.find('\n');
+            log::error("configuration error", {{"error", errors.substr(0, nl)}});
+            errors = nl == std::string_view::npos ? std::string_view() : errors.substr(nl + 1);
+          }
+          log::error("reload refused: keeping the running configuration", {{"cause", why}});
           metrics.reload(false);
         }
         sd_notify(0, "READY=1");
@@ -374,7 +400,7 @@ int run_daemon(const DaemonOptions& options, std::shared_ptr<const Runtime> runt
       if (st) st = watch->watch(d);
     if (st) st = watch->start();
     if (!st) {
-      spdlog::warn("not watching files ({}); reload with SIGHUP", st.error());
+      log::warn("not watching files; reload with SIGHUP", {{"error", st.error()}});
       watch.reset();
     }
   }
@@ -408,15 +434,32 @@ int run_daemon(const DaemonOptions& options, std::shared_ptr<const Runtime> runt
   sd_notify(0, fmt::format("READY=1\nSTATUS=reading mentions: {} account(s), {} department(s)",
                            desks.size(), cfg.departments.size())
                    .c_str());
-  spdlog::info("sotongd ready: {} account(s), {} department(s)", desks.size(),
-               cfg.departments.size());
+  // `systemctl status` shows the desk's counts, read from the store off the loop.
+  std::function<void(std::chrono::seconds)> report_status = [&](std::chrono::seconds after) {
+    status_timer.expires_after(after);
+    status_timer.async_wait([&](const boost::system::error_code& ec) {
+      if (ec || stopping) return;
+      asio::co_spawn(
+          ex,
+          [&]() -> asio::awaitable<void> {
+            auto job = [](Store& s) { return s.gauges(); };
+            auto g = co_await store_thread.run(std::move(job));
+            if (stopping) co_return;
+            if (g) sd_notify(0, status_line(*g, desks.size()).c_str());
+            report_status(kStatusEvery);
+          },
+          track("status"));
+    });
+  };
+  if (std::getenv("NOTIFY_SOCKET") != nullptr) report_status(std::chrono::seconds(1));
+  log::info("sotongd ready", {{"accounts", desks.size()}, {"departments", cfg.departments.size()}});
   ioc.run();
   if (leadership) leadership->stop();
   if (watch) watch->stop();
   reload_thread.join();
   store_thread.stop();
   if (lock_fd >= 0) ::close(lock_fd);
-  spdlog::info("sotongd stopped");
+  log::info("sotongd stopped", {{"exit_code", exit_code}});
   return exit_code;
 }
 

@@ -94,7 +94,7 @@ asio::awaitable<PublicAnswer> PublicRoutes::metrics(const Runtime& rt) {
   if (metrics_ == nullptr) co_return not_found();
   auto job = [](Store& s) { return s.gauges(); };
   auto gauges = co_await store_.run(std::move(job));
-  if (!gauges) spdlog::warn("metrics: store gauges unavailable: {}", gauges.error());
+  if (!gauges) log::warn("store gauges unavailable for metrics", {{"error", gauges.error()}});
   std::vector<std::string> departments;
   for (const auto& [id, d] : rt.config.departments) departments.push_back(id);
   PublicAnswer a;

@@ -153,7 +153,7 @@ struct HookServer::Impl {
       PublicAnswer a = co_await pub.answer(route, *rt);
       co_return plain_response(std::move(a));
     }
-    auto who = co_await authenticate(req, *rt);
+    auto who = co_await authenticate(req, *rt, route.ticket);
     if (auto* refused = std::get_if<Response>(&who)) co_return std::move(*refused);
     const hook::Principal& principal = std::get<hook::Principal>(who);
 
@@ -225,7 +225,8 @@ struct HookServer::Impl {
 
   // The caller, from a signature (X-Sotong-Signature) or a bearer token; otherwise the 401.
   asio::awaitable<std::variant<hook::Principal, Response>> authenticate(const Request& req,
-                                                                        const Runtime& rt) {
+                                                                        const Runtime& rt,
+                                                                        const std::string& ticket) {
     auto refuse = [](std::string_view why) {
       Response r = error(401, why);
       r.set(http::field::www_authenticate, "Bearer realm=\"sotong\"");
@@ -237,8 +238,10 @@ struct HookServer::Impl {
       std::optional<hook::Principal> who;
       if (token) who = hook::principal_for_token(rt.config, *token);
       if (!who) {
-        spdlog::warn("hook: {} {} refused: {} bearer token", std::string(req.method_string()),
-                     std::string(req.target()), token ? "unknown" : "missing");
+        log::warn("hook request refused: bearer token", {{"ticket", ticket},
+                                                         {"method", req.method_string()},
+                                                         {"target", req.target()},
+                                                         {"token", token ? "unknown" : "missing"}});
         co_return refuse("missing or invalid bearer token");
       }
       co_return *who;
@@ -247,9 +250,12 @@ struct HookServer::Impl {
         hook::check_signature(rt.config, req["X-Sotong-Client"], req["X-Sotong-Timestamp"], sig,
                               req.method_string(), req.target(), req.body(), now_ms() / 1000);
     if (check.kind != hook::SignatureCheck::Kind::kValid) {
-      spdlog::warn("hook: {} {} refused: {} (client {})", std::string(req.method_string()),
-                   std::string(req.target()), check.message,
-                   std::string(req["X-Sotong-Client"].substr(0, 64)));
+      log::warn("hook request refused: signature",
+                {{"ticket", ticket},
+                 {"method", req.method_string()},
+                 {"target", req.target()},
+                 {"client", req["X-Sotong-Client"].substr(0, 64)},
+                 {"error", check.message}});
       co_return refuse(check.message);
     }
     auto job = [sig = check.signature, exp = check.expires_at_s * 1000](Store& s) {
@@ -258,9 +264,10 @@ struct HookServer::Impl {
     auto fresh = co_await store.run(std::move(job));
     if (!fresh) co_return store_unavailable(rt.config, "store unavailable; nothing was changed");
     if (!*fresh) {
-      spdlog::warn("hook: {} {} refused: a replayed signature (client {})",
-                   std::string(req.method_string()), std::string(req.target()),
-                   check.principal->id);
+      log::warn("hook request refused: a replayed signature", {{"ticket", ticket},
+                                                               {"method", req.method_string()},
+                                                               {"target", req.target()},
+                                                               {"client", check.principal->id}});
       co_return refuse("this signature was used already; sign each request anew");
     }
     co_return std::move(*check.principal);
@@ -285,7 +292,8 @@ struct HookServer::Impl {
     WriteFn fn = std::move(std::get<WriteFn>(made));
     const std::string hash = sha256_hex(std::string(req.method_string()) + "\n" +
                                         std::string(req.target()) + "\n" + req.body());
-    auto job = [fn, key, hash, actor = who.actor()](Store& s) -> Result<WriteResult> {
+    auto job = [fn, key, hash, actor = who.actor(),
+                ticket = route.ticket](Store& s) -> Result<WriteResult> {
       if (key.empty()) return fn(s);
       WriteResult done;
       auto r = s.idempotent(actor, key, hash, now_ms(), [&]() -> Result<StoredAnswer> {
@@ -298,14 +306,16 @@ struct HookServer::Impl {
       if (r->mismatch)
         return WriteResult{answer(422, "this Idempotency-Key was used for another request"), {}};
       if (r->replayed) {
-        spdlog::info("hook: {} retried with Idempotency-Key; the first answer is returned", actor);
+        log::info("hook write retried with its Idempotency-Key: the first answer is returned",
+                  {{"ticket", ticket}, {"actor", actor}});
         return WriteResult{r->answer, {}, false, true};
       }
       return done;
     };
     auto r = co_await store.run(std::move(job));
     if (!r) {
-      spdlog::error("ticket={} {} failed: {}", route.ticket, std::string(req.target()), r.error());
+      log::error("hook write failed: store unavailable",
+                 {{"ticket", route.ticket}, {"target", req.target()}, {"error", r.error()}});
       co_return store_unavailable(rt->config, "store unavailable; nothing was changed");
     }
     if (!r->queued_account.empty()) pipeline.notify_queued(r->queued_account);
@@ -357,14 +367,15 @@ struct HookServer::Impl {
           case CloseOutcome::Kind::kNotFound:
             return WriteResult{answer(404, "no such ticket"), {}};
           case CloseOutcome::Kind::kForbidden:
-            spdlog::warn("ticket={} close refused: {} does not own it", n, actor);
+            log::warn("close refused: another department's ticket",
+                      {{"ticket", n}, {"actor", actor}});
             return WriteResult{answer(403, "this ticket belongs to another department"), {}};
           case CloseOutcome::Kind::kAlreadyClosed:
             return WriteResult{answer(409, "ticket is already closed"), {}};
           case CloseOutcome::Kind::kClosed:
             break;
         }
-        spdlog::info("ticket={} closed by {}; follow-up queued", n, actor);
+        log::info("ticket closed; follow-up queued", {{"ticket", n}, {"actor", actor}});
         return WriteResult{answer(r->ticket), r->ticket.account};
       }};
     }
@@ -379,14 +390,15 @@ struct HookServer::Impl {
           case ReopenOutcome::Kind::kNotFound:
             return WriteResult{answer(404, "no such ticket"), {}};
           case ReopenOutcome::Kind::kForbidden:
-            spdlog::warn("ticket={} reopen refused: {} does not own it", n, actor);
+            log::warn("reopen refused: another department's ticket",
+                      {{"ticket", n}, {"actor", actor}});
             return WriteResult{answer(403, "this ticket belongs to another department"), {}};
           case ReopenOutcome::Kind::kAlreadyOpen:
             return WriteResult{answer(409, "ticket is already open"), {}};
           case ReopenOutcome::Kind::kReopened:
             break;
         }
-        spdlog::info("ticket={} reopened by {}", n, actor);
+        log::info("ticket reopened by a department", {{"ticket", n}, {"actor", actor}});
         return WriteResult{answer(r->ticket), {}, r->notification_id != 0};
       }};
     }
@@ -414,8 +426,10 @@ struct HookServer::Impl {
           case ReassignOutcome::Kind::kReassigned:
             break;
         }
-        spdlog::warn("ticket={} reassigned by {} to {}{}", n, actor, r->ticket.department,
-                     b.tell_citizen ? "; the citizen is told" : "");
+        log::warn("ticket reassigned", {{"ticket", n},
+                                        {"actor", actor},
+                                        {"department", r->ticket.department},
+                                        {"citizen_told", b.tell_citizen}});
         return WriteResult{answer(r->ticket), r->outbox_id != 0 ? r->ticket.account : "",
                            r->notification_id != 0};
       }};
@@ -437,7 +451,7 @@ struct HookServer::Impl {
               answer(409, "this ticket takes no public reply (it is closed, or hidden)"), {}};
         case CommentOutcome::Kind::kReplyRefused:
           // The reason may name templates and files: the log has it, the caller a plain one.
-          spdlog::warn("ticket={} public update refused: {}", n, r->why);
+          log::warn("public update refused", {{"ticket", n}, {"error", r->why}});
           return WriteResult{answer(422, r->why.rfind("the reply would be too long", 0) == 0
                                              ? r->why
                                              : "no public reply can be made for this ticket "
@@ -446,8 +460,8 @@ struct HookServer::Impl {
         case CommentOutcome::Kind::kCommented:
           break;
       }
-      spdlog::info("ticket={} {} by {}", n, c.public_reply ? "public update queued" : "note added",
-                   actor);
+      log::info(c.public_reply ? "public update queued" : "note added",
+                {{"ticket", n}, {"actor", actor}});
       return WriteResult{answer(r->ticket), r->outbox_id != 0 ? r->ticket.account : ""};
     }};
   }
@@ -501,9 +515,11 @@ struct HookServer::Impl {
     auto a = limiter.admit(client, now_ms());
     if (a.retry_after_s == 0) return std::nullopt;
     if (a.first_refusal)
-      spdlog::warn("hook: {} is over {} requests per minute; answering 429 (first: {} {})", client,
-                   c.hook_requests_per_minute, std::string(req.method_string()),
-                   std::string(req.target().substr(0, 200)));
+      log::warn("hook client over its rate limit: answering 429",
+                {{"client", client},
+                 {"requests_per_minute", c.hook_requests_per_minute},
+                 {"method", req.method_string()},
+                 {"target", req.target()}});
     Response r = error(
         429, "too many requests; retry after " + std::to_string(a.retry_after_s) + " seconds");
     r.set(http::field::retry_after, std::to_string(a.retry_after_s));
@@ -526,7 +542,7 @@ struct HookServer::Impl {
     co_await stream.async_handshake(asio::ssl::stream_base::server, tok);
     if (ec) {
       // Scanners, plain HTTP and clients that distrust our certificate: theirs to fix.
-      spdlog::debug("hook: TLS handshake with {} failed: {}", client, ec.message());
+      log::debug("hook TLS handshake failed", {{"client", client}, {"error", ec.message()}});
       co_return;
     }
     co_await session(stream, client, lim);
@@ -577,8 +593,9 @@ struct HookServer::Impl {
           res = co_await handle(req);
         } catch (const std::exception& e) {
           // The detail is for the log; the client learns only that it was not its fault.
-          spdlog::error("hook: {} {} failed: {}", std::string(req.method_string()),
-                        std::string(req.target()), e.what());
+          log::error(
+              "hook request failed",
+              {{"method", req.method_string()}, {"target", req.target()}, {"error", e.what()}});
           res = error(500, "internal error");
         }
       }
@@ -653,7 +670,7 @@ asio::awaitable<void> HookServer::run() {
     tcp::socket s = co_await im.acceptor.async_accept(asio::redirect_error(use_awaitable, ec));
     if (ec) {
       if (im.stopping) break;
-      spdlog::warn("hook accept: {}", ec.message());
+      log::warn("hook accept failed", {{"error", ec.message()}});
       // Out of descriptors and the like: retrying at once would spin the loop.
       asio::steady_timer pause(im.ex);
       pause.expires_after(std::chrono::milliseconds(100));
@@ -662,7 +679,7 @@ asio::awaitable<void> HookServer::run() {
     }
     if (im.connections >= im.pipeline.runtime()->config.hook_max_connections) {
       if (!im.at_cap)
-        spdlog::warn("hook: {} connections open, the most allowed; refusing more", im.connections);
+        log::warn("hook at its connection limit; refusing more", {{"connections", im.connections}});
       im.at_cap = true;
       im.refuse(s);  // rather than let one client's connections starve the rest
       continue;
@@ -675,7 +692,7 @@ asio::awaitable<void> HookServer::run() {
         try {
           std::rethrow_exception(e);
         } catch (const std::exception& ex) {
-          spdlog::error("hook session failed: {}", ex.what());
+          log::error("hook session failed", {{"error", ex.what()}});
         }
       }
     });

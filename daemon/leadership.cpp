@@ -7,7 +7,6 @@
 
 #include <map>
 
-#include "daemon/store/postgres.hpp"
 #include "daemon/util/log.hpp"
 
 namespace sotong {
@@ -40,6 +39,33 @@ Conn connect(const std::string& url) {
                     "SET tcp_keepalives_count = 3; LISTEN sotong_outbox"));
   if (!r || PQresultStatus(r.get()) != PGRES_COMMAND_OK) return nullptr;
   return c;
+}
+
+// Where the URL points, for the log: host, port and database, never the password.
+struct Where {
+  std::string host;
+  std::string port;
+  std::string dbname;
+};
+
+Where where_of(const std::string& url) {
+  Where w;
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(url.c_str(), &error);
+  if (error != nullptr) PQfreemem(error);
+  if (options == nullptr) return w;
+  for (const PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+    if (o->val == nullptr) continue;
+    const std::string_view key = o->keyword;
+    if (key == "host")
+      w.host = o->val;
+    else if (key == "port")
+      w.port = o->val;
+    else if (key == "dbname")
+      w.dbname = o->val;
+  }
+  PQconninfoFree(options);
+  return w;
 }
 
 }  // namespace
@@ -99,7 +125,7 @@ void Leadership::loop() {
     for (auto& [account, lead] : leading) {
       if (!lead) continue;
       lead = false;
-      spdlog::warn("account={} no longer leading ({})", account, why);
+      log::warn("no longer leading", {{"account", account}, {"reason", why}});
       on_change_(account, false);
     }
     conn.reset();
@@ -108,8 +134,9 @@ void Leadership::loop() {
     if (!conn) {
       conn = connect(options_.url);
       if (!conn && !warned) {
-        spdlog::error("leadership: cannot reach PostgreSQL at {}; retrying",
-                      db::pg::redact_url(options_.url));
+        const Where where = where_of(options_.url);
+        log::error("leadership cannot reach the database; retrying",
+                   {{"host", where.host}, {"port", where.port}, {"dbname", where.dbname}});
         warned = true;
       }
       if (conn) {
@@ -136,8 +163,8 @@ void Leadership::loop() {
         }
         if (PQgetvalue(r.get(), 0, 0)[0] == 't') {
           lead = true;
-          spdlog::info("account={} leading: this instance reads its mentions and posts its replies",
-                       account);
+          // This instance reads the account's mentions and posts its replies.
+          log::info("leading", {{"account", account}});
           on_change_(account, true);
         }
       }

@@ -201,6 +201,12 @@ int main(int argc, char** argv) {
     std::printf("%s", report->c_str());
     return 0;
   }
-  sotong::setup_logging((*rt)->config.log_level, "sotongd");
+  const auto& cfg = (*rt)->config;
+  sotong::log::setup(*sotong::log::level_from(cfg.log_level),
+                     *sotong::log::format_from(cfg.log_format));
+  sotong::log::info("sotongd starting", {{"version", SOTONG_VERSION},
+                                         {"revision", SOTONG_GIT_REVISION},
+                                         {"config", opts.config_path.string()},
+                                         {"journal", sotong::log::stderr_is_journal()}});
   return sotong::run_daemon(opts, *rt);
 }

@@ -142,7 +142,8 @@ Result<Destination> destination(const std::string& url) {
   auto u = boost::urls::parse_absolute_uri(url);
   if (!u) return Error{"the webhook URL is not a valid URL"};  // it may hold a secret
   auto base = parse_endpoint(url);
-  if (!base) return Error{base.error()};
+  // Not base.error(): it quotes the URL.
+  if (!base) return Error{"the webhook URL must be http(s) with a host"};
   Destination d;
   d.endpoint = std::move(*base);
   // The whole path and query go in the target, as sent and as signed; none in the prefix.

@@ -33,6 +33,16 @@ std::string tickets_of(const std::vector<NotificationRow>& rows) {
   return out;
 }
 
+// A line about one row carries ticket= and notification=, about a batch tickets= and
+// notifications=, as the log's correlation ids.
+std::string_view ticket_key(const std::vector<NotificationRow>& rows) {
+  return rows.size() == 1 ? "ticket" : "tickets";
+}
+
+std::string_view notification_key(const std::vector<NotificationRow>& rows) {
+  return rows.size() == 1 ? "notification" : "notifications";
+}
+
 std::vector<int64_t> id_list(const std::vector<NotificationRow>& rows) {
   std::vector<int64_t> out;
   out.reserve(rows.size());
@@ -120,8 +130,8 @@ asio::awaitable<void> Notifier::run() {
   };
   auto released = co_await store_.run(std::move(release));
   if (!released)
-    spdlog::warn("notifications: claims not given back ({}); they lapse by themselves",
-                 released.error());
+    log::warn("notification claims not given back; they lapse by themselves",
+              {{"error", released.error()}});
 }
 
 asio::awaitable<std::chrono::milliseconds> Notifier::round() {
@@ -151,7 +161,8 @@ asio::awaitable<std::chrono::milliseconds> Notifier::round() {
     };
     auto rows = co_await store_.run(std::move(read));
     if (!rows) {
-      spdlog::error("notifications: reading the queue failed: {}", rows.error());
+      log::error("reading the notification queue failed",
+                 {{"department", id}, {"error", rows.error()}});
       co_return kPoll;
     }
     if (!rows->empty()) by_department[id] = std::move(*rows);
@@ -162,7 +173,7 @@ asio::awaitable<std::chrono::milliseconds> Notifier::round() {
   };
   auto due = co_await store_.run(std::move(read_due));
   if (!due) {
-    spdlog::error("notifications: reading the queue failed: {}", due.error());
+    log::error("reading the notification queue failed", {{"error", due.error()}});
     co_return kPoll;
   }
   for (auto& row : *due) {
@@ -185,7 +196,8 @@ asio::awaitable<std::chrono::milliseconds> Notifier::round() {
     if (dep == cfg.departments.end() || dep->second.webhook.url.empty()) {
       // The webhook was taken out by a reload: the rows wait for one until they are given up.
       if (without_webhook_.insert(department).second)
-        spdlog::warn("department={} has notifications queued but no webhook now", department);
+        log::warn("notifications queued but the department has no webhook now",
+                  {{"department", department}});
       for (const auto& r : rows)
         if (r.created_at_ms + give_up_ms <= now) abandoned.push_back(r);
       continue;
@@ -220,8 +232,9 @@ asio::awaitable<std::chrono::milliseconds> Notifier::round() {
     if (!batches.empty()) work.push_back({&lane, department, hook, std::move(batches)});
   }
   if (!abandoned.empty()) {
-    spdlog::error("notifications {} of tickets {} failed: no webhook for their department",
-                  ids_of(abandoned), tickets_of(abandoned));
+    log::error("notifications failed: no webhook for their department",
+               {{notification_key(abandoned), ids_of(abandoned)},
+                {ticket_key(abandoned), tickets_of(abandoned)}});
     auto give_up = [ids = id_list(abandoned)](Store& s) {
       return s.mark_notifications_failed(ids, 0, "the department has no webhook", now_ms());
     };
@@ -241,8 +254,8 @@ asio::awaitable<std::chrono::milliseconds> Notifier::round() {
                        try {
                          std::rethrow_exception(e);
                        } catch (const std::exception& ex) {
-                         spdlog::error("department={} notification delivery failed: {}", department,
-                                       ex.what());
+                         log::error("notification delivery failed",
+                                    {{"department", department}, {"error", ex.what()}});
                        }
                      }
                      lane->busy = false;
@@ -270,13 +283,21 @@ asio::awaitable<void> Notifier::record(const Job& job, const char* what, const B
   // others' waits short.
   asio::steady_timer pause(ex_);
   while (!s && !stopping_) {
-    spdlog::error("notifications {}: {} not recorded yet: {}", ids_of(rows), what, s.error());
+    log::error("notification outcome not recorded yet; retrying",
+               {{notification_key(rows), ids_of(rows)},
+                {ticket_key(rows), tickets_of(rows)},
+                {"outcome", what},
+                {"error", s.error()}});
     pause.expires_after(kStoreRecheck);
     boost::system::error_code ec;
     co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     s = co_await store_.run(job);
   }
-  if (!s) spdlog::error("notifications {}: {} not recorded: {}", ids_of(rows), what, s.error());
+  if (!s)
+    log::error("notification outcome not recorded", {{notification_key(rows), ids_of(rows)},
+                                                     {ticket_key(rows), tickets_of(rows)},
+                                                     {"outcome", what},
+                                                     {"error", s.error()}});
 }
 
 asio::awaitable<bool> Notifier::deliver(Lane& lane, const std::string& department,
@@ -291,8 +312,10 @@ asio::awaitable<bool> Notifier::deliver(Lane& lane, const std::string& departmen
   };
   auto taken = co_await store_.run(std::move(take));
   if (!taken) {
-    spdlog::error("department={} notifications {}: claim failed: {}", department, ids_of(batch),
-                  taken.error());
+    log::error("notification claim failed", {{"department", department},
+                                             {notification_key(batch), ids_of(batch)},
+                                             {ticket_key(batch), tickets_of(batch)},
+                                             {"error", taken.error()}});
     lane.paused_until_ms = now_ms() + kStoreRecheck.count();
     co_return false;
   }
@@ -322,8 +345,11 @@ asio::awaitable<bool> Notifier::deliver(Lane& lane, const std::string& departmen
   const int64_t now = now_ms();
   const std::string ids = ids_of(rows), tickets = tickets_of(rows);
   if (verdict.kind == Kind::kDelivered) {
-    spdlog::info("department={} notified: tickets={} notifications={} status={} latency_ms={}",
-                 department, tickets, ids, status, now - rows.front().created_at_ms);
+    log::info("department notified", {{"department", department},
+                                      {ticket_key(rows), tickets},
+                                      {notification_key(rows), ids},
+                                      {"status", status},
+                                      {"latency_ms", now - rows.front().created_at_ms}});
     auto done = [ids = id_list(rows), status](Store& s) {
       return s.mark_notifications_delivered(ids, status, now_ms());
     };
@@ -331,8 +357,11 @@ asio::awaitable<bool> Notifier::deliver(Lane& lane, const std::string& departmen
     co_return true;
   }
   if (verdict.kind == Kind::kRefused) {
-    spdlog::error("department={} refused notifications {} (tickets {}), not retried: {}",
-                  department, ids, tickets, verdict.error);
+    log::error("notification refused; not retried", {{"department", department},
+                                                     {notification_key(rows), ids},
+                                                     {ticket_key(rows), tickets},
+                                                     {"status", status},
+                                                     {"error", verdict.error}});
     auto refused = [ids = id_list(rows), status, e = verdict.error](Store& s) {
       return s.mark_notifications_failed(ids, status, e, now_ms());
     };
@@ -351,18 +380,25 @@ asio::awaitable<bool> Notifier::deliver(Lane& lane, const std::string& departmen
   for (const auto& r : rows) (r.created_at_ms + give_up_ms <= next ? expired : retry).push_back(r);
   lane.paused_until_ms = next;
   if (!retry.empty()) {
-    spdlog::warn("department={} notifications {} attempt {} failed: {}; retry in {} ms", department,
-                 ids_of(retry), attempts + 1, verdict.error, delay.count());
+    log::warn("notification delivery failed; retrying", {{"department", department},
+                                                         {notification_key(retry), ids_of(retry)},
+                                                         {ticket_key(retry), tickets_of(retry)},
+                                                         {"attempt", attempts + 1},
+                                                         {"error", verdict.error},
+                                                         {"retry_ms", delay.count()}});
     auto again = [ids = id_list(retry), next, status, e = verdict.error](Store& s) {
       return s.mark_notifications_retry(ids, next, status, e);
     };
     co_await record(again, "retry", retry);
   }
   if (!expired.empty()) {
-    spdlog::error("department={} notifications {} (tickets {}) given up after {} h: {}", department,
-                  ids_of(expired), tickets_of(expired),
-                  std::chrono::duration_cast<std::chrono::hours>(opts.give_up_after).count(),
-                  verdict.error);
+    log::error("notification delivery given up",
+               {{"department", department},
+                {notification_key(expired), ids_of(expired)},
+                {ticket_key(expired), tickets_of(expired)},
+                {"give_up_after_h",
+                 std::chrono::duration_cast<std::chrono::hours>(opts.give_up_after).count()},
+                {"error", verdict.error}});
     auto give_up = [ids = id_list(expired), status, e = verdict.error](Store& s) {
       return s.mark_notifications_failed(ids, status, e, now_ms());
     };

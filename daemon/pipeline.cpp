@@ -312,7 +312,8 @@ boost::asio::awaitable<bool> Pipeline::deliver(const std::vector<Mention>& menti
     auto job = [m, d, o, draft, now](Store& s) { return s.ingest(m, d, o, draft, now); };
     auto r = co_await store_.run(std::move(job));
     if (!r) {
-      spdlog::error("account={} mention {}: store failed: {}", m.account, m.id, r.error());
+      log::error("mention not stored; read again later",
+                 {{"account", m.account}, {"mention", m.id}, {"error", r.error()}});
       co_return false;
     }
     if (r->outbox_id != 0) queued_accounts.insert(m.account);
@@ -321,35 +322,50 @@ boost::asio::awaitable<bool> Pipeline::deliver(const std::vector<Mention>& menti
       metrics_->mention_received(m.platform, m.account);
     switch (r->kind) {
       case IngestOutcome::Kind::kCreated:
-        spdlog::info(
-            "ticket={} opened account={} mention={} rule={} department={} priority={} "
-            "visibility={} reply={}{}{}",
-            r->ticket_number, m.account, m.id, d.rule, d.department, to_string(d.priority),
-            to_string(m.visibility), r->reply_key.empty() ? "none" : r->reply_key,
-            d.hide ? " hidden" : "", d.notify ? " notify" : "");
+        log::info("ticket opened", {{"ticket", r->ticket_number},
+                                    {"account", m.account},
+                                    {"mention", m.id},
+                                    {"rule", d.rule},
+                                    {"department", d.department},
+                                    {"priority", to_string(d.priority)},
+                                    {"visibility", to_string(m.visibility)},
+                                    {"reply", r->reply_key.empty() ? "none" : r->reply_key},
+                                    {"hidden", d.hide},
+                                    {"notify", d.notify}});
+        // The author's handle stays out: the ticket number leads to it for those allowed.
         if (r->limited)
-          spdlog::warn("ticket={} author={} over {} acknowledgements per hour: opened silently",
-                       r->ticket_number, m.author_acct, rt->config.acks_per_author_per_hour);
+          log::warn("author over the acknowledgement limit: ticket opened silently",
+                    {{"ticket", r->ticket_number},
+                     {"limit_per_hour", rt->config.acks_per_author_per_hour}});
         if (m.visibility == Visibility::kPublic || m.visibility == Visibility::kUnlisted)
-          spdlog::debug("ticket={} text: {}", r->ticket_number, text::mask_personal_data(m.text));
+          log::debug("mention text",
+                     {{"ticket", r->ticket_number}, {"text", text::mask_personal_data(m.text)}});
         break;
       case IngestOutcome::Kind::kAddedToTicket:
-        spdlog::info("ticket={} citizen replied in the thread account={} mention={} reply={}",
-                     r->ticket_number, m.account, m.id,
-                     r->reply_key.empty() ? "none" : r->reply_key);
+        log::info("citizen replied in the thread",
+                  {{"ticket", r->ticket_number},
+                   {"account", m.account},
+                   {"mention", m.id},
+                   {"reply", r->reply_key.empty() ? "none" : r->reply_key}});
         break;
       case IngestOutcome::Kind::kReopened:
         // The department learns of it here and from the ticket's events (status open again).
-        spdlog::warn("ticket={} reopened by the citizen account={} mention={} department={}",
-                     r->ticket_number, m.account, m.id, r->department);
+        log::warn("ticket reopened by the citizen", {{"ticket", r->ticket_number},
+                                                     {"account", m.account},
+                                                     {"mention", m.id},
+                                                     {"department", r->department}});
         break;
       case IngestOutcome::Kind::kDuplicate:
-        spdlog::debug("account={} mention {} seen before (ticket {})", m.account, m.id,
-                      r->ticket_number.empty() ? "none" : r->ticket_number);
+        log::debug("mention seen before",
+                   {{"ticket", r->ticket_number.empty() ? "none" : r->ticket_number},
+                    {"account", m.account},
+                    {"mention", m.id}});
         break;
       case IngestOutcome::Kind::kIgnored:
-        spdlog::info("account={} mention {} ignored by {}: {}", m.account, m.id, d.rule,
-                     d.ignore_reason);
+        log::info("mention ignored by a rule", {{"account", m.account},
+                                                {"mention", m.id},
+                                                {"rule", d.rule},
+                                                {"reason", d.ignore_reason}});
         break;
     }
   }
@@ -365,7 +381,7 @@ boost::asio::awaitable<bool> Pipeline::save_cursor(const std::string& platform,
     return st.set_cursor(platform, account, cursor, now_ms());
   };
   auto s = co_await store_.run(std::move(job));
-  if (!s) spdlog::error("account={} saving cursor failed: {}", account, s.error());
+  if (!s) log::error("saving the cursor failed", {{"account", account}, {"error", s.error()}});
   co_return s.ok();
 }
 
@@ -374,7 +390,7 @@ boost::asio::awaitable<MentionSink::CursorLoad> Pipeline::load_cursor(const std:
   auto job = [platform, account](Store& st) { return st.cursor(platform, account); };
   auto r = co_await store_.run(std::move(job));
   if (!r) {
-    spdlog::error("account={} loading cursor failed: {}", account, r.error());
+    log::error("loading the cursor failed", {{"account", account}, {"error", r.error()}});
     co_return CursorLoad{};
   }
   co_return CursorLoad{true, *r};

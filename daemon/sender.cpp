@@ -55,9 +55,10 @@ bool Sender::budget_spent(int64_t now) {
 asio::awaitable<void> Sender::wait_for_budget() {
   for (int64_t now = now_ms(); !stopping_ && budget_spent(now); now = now_ms()) {
     const int64_t free_at = sent_at_ms_.front() + kHourMs;
-    spdlog::warn("account={} posted {} replies in the last hour (budget {}): waiting {} s",
-                 connector_.account(), sent_at_ms_.size(), options_.posts_per_hour,
-                 (free_at - now + 999) / 1000);
+    log::warn("hourly posting budget spent: waiting", {{"account", connector_.account()},
+                                                       {"posted", sent_at_ms_.size()},
+                                                       {"budget", options_.posts_per_hour},
+                                                       {"wait_s", (free_at - now + 999) / 1000}});
     if (metrics_ != nullptr) metrics_->rate_limit_wait(connector_.account());
     pause_timer_.expires_after(std::chrono::milliseconds(std::max<int64_t>(free_at - now, 1)));
     boost::system::error_code ec;
@@ -89,7 +90,7 @@ asio::awaitable<void> Sender::run() {
     };
     auto due = co_await store_.run(std::move(read_due));
     if (!due) {
-      spdlog::error("account={} outbox read failed: {}", account, due.error());
+      log::error("reading the outbox failed", {{"account", account}, {"error", due.error()}});
       co_await bell_.wait(options_.initial_backoff * 10);
       continue;
     }
@@ -141,29 +142,37 @@ asio::awaitable<void> Sender::run() {
         // Posted but not recorded: keep trying to record it rather than post it again. A stop
         // in between leaves it pending, and the platform's duplicate guards answer the retry.
         while (!s && !stopping_) {
-          spdlog::error("ticket={} outbox={} posted as {} but not recorded yet: {}",
-                        row.ticket_number, row.id, out.post_id, s.error());
+          log::error("reply posted but not recorded yet; retrying the record",
+                     {{"ticket", row.ticket_number},
+                      {"outbox", row.id},
+                      {"post", out.post_id},
+                      {"error", s.error()}});
           co_await bell_.wait(kStoreRecheck);
           s = co_await store_.run(record_sent);
         }
         if (!s)
-          spdlog::error("ticket={} outbox={} posted as {} but not recorded: {}", row.ticket_number,
-                        row.id, out.post_id, s.error());
+          log::error("reply posted but not recorded", {{"ticket", row.ticket_number},
+                                                       {"outbox", row.id},
+                                                       {"post", out.post_id},
+                                                       {"error", s.error()}});
         else
-          spdlog::info("ticket={} {} posted account={} post={} latency_ms={}", row.ticket_number,
-                       row.kind, account, out.post_id, now - row.created_at_ms);
+          log::info("reply posted", {{"ticket", row.ticket_number},
+                                     {"kind", row.kind},
+                                     {"account", account},
+                                     {"post", out.post_id},
+                                     {"latency_ms", now - row.created_at_ms}});
         continue;
       }
       if (out.kind == PostOutcome::Kind::kRejected) {
-        spdlog::error("ticket={} {} rejected by the platform, not retried: {}", row.ticket_number,
-                      row.kind, out.error);
+        log::error("reply rejected by the platform, not retried",
+                   {{"ticket", row.ticket_number}, {"kind", row.kind}, {"error", out.error}});
         auto record_failed = [id = row.id, e = out.error](Store& st) {
           return st.mark_failed(id, e, now_ms());
         };
         auto s = co_await store_.run(std::move(record_failed));
         if (!s)
-          spdlog::error("ticket={} outbox={} failure not recorded: {}", row.ticket_number, row.id,
-                        s.error());
+          log::error("reply failure not recorded",
+                     {{"ticket", row.ticket_number}, {"outbox", row.id}, {"error", s.error()}});
         continue;
       }
       auto wait_for = std::chrono::milliseconds(static_cast<int64_t>(
@@ -171,15 +180,18 @@ asio::awaitable<void> Sender::run() {
       wait_for = std::max(wait_for, out.retry_after);
       if (metrics_ != nullptr && out.retry_after.count() > 0)
         metrics_->rate_limit_wait(connector_.account());
-      spdlog::warn("ticket={} {} attempt {} failed: {}; retry in {} ms", row.ticket_number,
-                   row.kind, row.attempts + 1, out.error, wait_for.count());
+      log::warn("reply attempt failed; retrying", {{"ticket", row.ticket_number},
+                                                   {"kind", row.kind},
+                                                   {"attempt", row.attempts + 1},
+                                                   {"error", out.error},
+                                                   {"retry_ms", wait_for.count()}});
       auto record_retry = [id = row.id, at = now + wait_for.count(), e = out.error](Store& st) {
         return st.mark_retry(id, at, e);
       };
       auto s = co_await store_.run(std::move(record_retry));
       if (!s)
-        spdlog::error("ticket={} outbox={} retry not recorded: {}", row.ticket_number, row.id,
-                      s.error());
+        log::error("reply retry not recorded",
+                   {{"ticket", row.ticket_number}, {"outbox", row.id}, {"error", s.error()}});
       // The platform is unwell or limiting us: pause the whole account, not just this row.
       pause = std::max(out.retry_after, std::min(wait_for, options_.initial_backoff * 4));
       break;
@@ -196,8 +208,8 @@ asio::awaitable<void> Sender::run() {
   };
   auto released = co_await store_.run(std::move(release));
   if (!released)
-    spdlog::warn("account={} claims not given back ({}); they lapse by themselves", account,
-                 released.error());
+    log::warn("outbox claims not given back; they lapse by themselves",
+              {{"account", account}, {"error", released.error()}});
   running_ = false;
 }
 

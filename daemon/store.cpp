@@ -181,7 +181,7 @@ Status Store::migrate(int target) {
       if (auto s = exec(schema::kPostgres); !s) return Error{"creating the schema: " + s.error()};
       if (auto s = db_->set_schema_version(schema::kFirstPostgresVersion); !s) return s;
       v = schema::kFirstPostgresVersion;
-      spdlog::info("store created at schema version {}", schema::kFirstPostgresVersion);
+      log::info("store created", {{"schema_version", schema::kFirstPostgresVersion}});
     } else if (*v < schema::kFirstPostgresVersion) {
       return Error{"the store's schema version " + std::to_string(*v) +
                    " has no PostgreSQL migration to " + std::to_string(schema::kLatestVersion)};
@@ -190,7 +190,7 @@ Status Store::migrate(int target) {
       if (auto s = exec(schema::kPostgresMigrations[from]); !s)
         return Error{"migration to version " + std::to_string(from + 1) + " failed: " + s.error()};
       if (auto s = db_->set_schema_version(from + 1); !s) return s;
-      spdlog::info("store migrated to schema version {}", from + 1);
+      log::info("store migrated", {{"schema_version", from + 1}});
     }
     return tx.commit();
   }
@@ -198,7 +198,7 @@ Status Store::migrate(int target) {
     if (auto s = exec(schema::kSqliteMigrations[from]); !s)
       return Error{"migration to version " + std::to_string(from + 1) + " failed: " + s.error()};
     if (auto s = db_->set_schema_version(from + 1); !s) return s;
-    spdlog::info("store migrated to schema version {}", from + 1);
+    log::info("store migrated", {{"schema_version", from + 1}});
   }
   return tx.commit();
 }

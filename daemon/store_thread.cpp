@@ -136,11 +136,10 @@ void StoreThread::check_health(bool probe) {
   if (!now_healthy) next_probe_ = std::chrono::steady_clock::now() + options_.probe_interval;
   healthy_.store(now_healthy, std::memory_order_release);
   if (now_healthy)
-    spdlog::info("store takes writes again: reading mentions and taking department changes");
+    log::info("store takes writes again; reading mentions and taking department changes");
   else
-    spdlog::error(
-        "store failing ({}): not reading mentions, the hook answers 503 until a write succeeds",
-        db::to_string(fault));
+    log::error("store failing; mentions not read and the hook answers 503 until a write succeeds",
+               {{"fault", db::to_string(fault)}});
   std::function<void(bool, db::Fault)> f;
   {
     std::lock_guard lock(mu_);

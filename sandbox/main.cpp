@@ -152,24 +152,26 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  sotong::setup_logging(log_level, "sotong-sandbox");
+  // Unknown level names fall back to info.
+  sotong::log::setup(sotong::log::level_from(log_level).value_or(sotong::log::Level::info),
+                     sotong::log::Format::logfmt);
 
   sotong::sandbox::SandboxServer server(options);
   if (auto st = server.listen(); !st) {
-    spdlog::critical("{}", st.error());
+    sotong::log::critical("cannot listen", {{"error", st.error()}});
     return 1;
   }
   boost::asio::signal_set signals(server.io_context(), SIGINT, SIGTERM);
   signals.async_wait([&server](const boost::system::error_code& ec, int sig) {
     if (ec) return;
-    spdlog::info("signal {}: stopping", sig);
+    sotong::log::info("signal received; stopping", {{"signal", sig}});
     server.stop();
   });
   std::string host =
       options.listen.find(':') != std::string::npos ? "[" + options.listen + "]" : options.listen;
   std::cout << "sotong-sandbox listening on " << host << ":" << server.port() << std::endl;
   if (!port_file.empty() && !write_port_file(port_file, server.port())) {
-    spdlog::critical("cannot write --port-file {}", port_file);
+    sotong::log::critical("cannot write the port file", {{"path", port_file}});
     return 1;
   }
   server.run();

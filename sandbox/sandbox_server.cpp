@@ -263,7 +263,7 @@ auto log_failure(const char* what) {
     try {
       std::rethrow_exception(e);
     } catch (const std::exception& ex) {
-      spdlog::error("{}: {}", what, ex.what());
+      log::error("task failed", {{"task", what}, {"error", ex.what()}});
     }
   };
 }
@@ -398,14 +398,14 @@ asio::awaitable<void> SandboxServer::Impl::accept_loop() {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
     if (ec) {
       // Out of descriptors and the like: pause instead of spinning.
-      spdlog::warn("accept: {}", ec.message());
+      log::warn("accept failed", {{"error", ec.message()}});
       asio::steady_timer pause(ioc_, std::chrono::milliseconds(100));
       co_await pause.async_wait(kUseAwaitable);
       continue;
     }
     std::erase_if(connections_, [](const auto& w) { return w.expired(); });
     if (connections_.size() >= kMaxConnections) {
-      spdlog::warn("refusing connection: {} open", connections_.size());
+      log::warn("connection refused: too many open", {{"connections", connections_.size()}});
       continue;
     }
     auto conn = std::make_shared<Connection>(std::move(socket));
@@ -456,9 +456,11 @@ asio::awaitable<void> SandboxServer::Impl::serve(std::shared_ptr<Connection> con
       co_return;
     }
     Outcome out = handle(req);
-    spdlog::debug("{} {} -> {}", std::string(req.method_string()),
-                  text::sanitize_utf8(req.target()),
-                  out.action == Outcome::Action::kRespond ? out.res.result_int() : 0);
+    // The path only: a query may carry the access token.
+    log::debug("request",
+               {{"method", std::string(req.method_string())},
+                {"path", text::sanitize_utf8(path)},
+                {"status", out.action == Outcome::Action::kRespond ? out.res.result_int() : 0}});
     if (out.action == Outcome::Action::kHang) {
       co_await hang(conn);
       co_return;
@@ -556,7 +558,7 @@ asio::awaitable<void> SandboxServer::Impl::serve_stream(std::shared_ptr<Connecti
   ++stream_connects_total_;
   std::erase_if(sessions_, [](const auto& w) { return w.expired(); });
   sessions_.push_back(s);
-  spdlog::info("stream connected ({} open)", open_streams());
+  log::info("stream connected", {{"open_streams", open_streams()}});
   asio::co_spawn(ioc_, stream_writer(s), log_failure("stream writer"));
 
   beast::flat_buffer buffer;
@@ -568,7 +570,7 @@ asio::awaitable<void> SandboxServer::Impl::serve_stream(std::shared_ptr<Connecti
   }
   s->done = true;
   s->wake.cancel();
-  spdlog::info("stream closed ({} open)", open_streams());
+  log::info("stream closed", {{"open_streams", open_streams()}});
 }
 
 asio::awaitable<void> SandboxServer::Impl::stream_writer(std::shared_ptr<StreamSession> s) {
@@ -608,7 +610,7 @@ void SandboxServer::Impl::on_stream_text(StreamSession& s, std::string_view text
 void SandboxServer::Impl::push(StreamSession& s, std::string message) {
   if (s.done || s.closing) return;
   if (s.queue.size() >= kMaxStreamQueue) {
-    spdlog::warn("stream consumer {} messages behind; disconnecting", s.queue.size());
+    log::warn("stream consumer too far behind; disconnecting", {{"queued", s.queue.size()}});
     boost::system::error_code ignored;
     beast::get_lowest_layer(s.ws).socket().close(ignored);
     return;

@@ -170,7 +170,8 @@ XResponse XApi::handle(const XRequest& req) {
   XAuthResult who = auth_.check(req.method, base_url, signed_params, req.authorization);
   if (who.caller == XCaller::kNobody) {
     ++state_.stats().unauthorized;
-    spdlog::info("X {} {}: 401 ({})", req.method, path, who.refusal);
+    log::info("x request unauthorized",
+              {{"method", req.method}, {"path", path}, {"status", 401}, {"reason", who.refusal}});
     return finish(problem(401, "Unauthorized", "Unauthorized"));
   }
   if (who.caller == XCaller::kApp && r.route != Route::kMentions) {

@@ -201,20 +201,20 @@ asio::awaitable<bool> MastodonConnector::verify() {
   const auto verify_req = authed("GET", "/api/v1/accounts/verify_credentials");
   auto r = co_await reader_->request(verify_req);
   if (!r) {
-    spdlog::warn("account={} verify_credentials failed: {}", config_.name, r.error());
+    log::warn("credentials check failed", {{"account", config_.name}, {"error", r.error()}});
     co_return false;
   }
   if (r->status != 200) {
-    spdlog::error(
-        "account={} verify_credentials answered {} (is the token valid, with read and "
-        "write:statuses scopes?)",
-        config_.name, r->status);
+    log::error("credentials not accepted",
+               {{"account", config_.name},
+                {"status", r->status},
+                {"hint", "is the token valid, with read and write:statuses scopes?"}});
     co_return false;
   }
   boost::system::error_code ec;
   auto v = json::parse(r->body, ec);
   if (ec || !v.is_object() || str(v.get_object(), "id").empty()) {
-    spdlog::warn("account={} verify_credentials: unreadable answer", config_.name);
+    log::warn("credentials check answer unreadable", {{"account", config_.name}});
     co_return false;
   }
   self_id_ = str(v.get_object(), "id");
@@ -232,8 +232,11 @@ asio::awaitable<bool> MastodonConnector::verify() {
         max_chars_ = static_cast<std::size_t>(q->get_int64());  // Pleroma/Akkoma
     }
   }
-  spdlog::info("account={} verified as @{} (id {}), max_characters={}", config_.name, self_acct_,
-               self_id_, max_chars_.load());
+  log::info("account verified", {{"account", config_.name},
+                                 {"platform", platform_},
+                                 {"acct", self_acct_},
+                                 {"account_id", self_id_},
+                                 {"max_characters", max_chars_.load()}});
   co_return true;
 }
 
@@ -253,24 +256,25 @@ asio::awaitable<bool> MastodonConnector::catch_up(MentionSink& sink) {
     const auto page_req = authed("GET", target);
     auto r = co_await reader_->request(page_req);
     if (!r) {
-      spdlog::warn("account={} poll failed: {}", config_.name, r.error());
+      log::warn("poll failed", {{"account", config_.name}, {"error", r.error()}});
       co_return false;
     }
     if (r->status == 429) {
       auto wait = rate_limit_wait(*r);
-      spdlog::warn("account={} poll rate-limited; waiting {} ms", config_.name, wait.count());
+      log::warn("poll rate-limited; waiting",
+                {{"account", config_.name}, {"wait_ms", wait.count()}});
       observe_rate_limit_wait();
       co_await sleep(wait);
       co_return false;
     }
     if (r->status != 200) {
-      spdlog::warn("account={} poll answered HTTP {}", config_.name, r->status);
+      log::warn("poll answered an error", {{"account", config_.name}, {"status", r->status}});
       co_return false;
     }
     boost::system::error_code ec;
     auto v = json::parse(r->body, ec);
     if (ec || !v.is_array()) {
-      spdlog::warn("account={} poll: malformed notifications page", config_.name);
+      log::warn("malformed notifications page", {{"account", config_.name}});
       co_return false;
     }
     const auto& arr = v.get_array();
@@ -324,17 +328,16 @@ asio::awaitable<bool> MastodonConnector::catch_up(MentionSink& sink) {
     if (m) {
       mentions.push_back(std::move(*m));
     } else {
-      spdlog::debug("account={} notification {} skipped: {}", config_.name, str(n, "id"), why);
+      log::debug("notification skipped",
+                 {{"account", config_.name}, {"notification", str(n, "id")}, {"reason", why}});
     }
   }
   if (!contiguous)
     for (auto& m : mentions) m.cursor.clear();
   if (!mentions.empty() && !(co_await sink.deliver(mentions))) co_return false;
   if (!contiguous) {
-    spdlog::warn(
-        "account={} the walk back did not reach the cursor after {} page(s); reading "
-        "forward from the cursor",
-        config_.name, pages);
+    log::warn("walk back did not reach the cursor; reading forward from it",
+              {{"account", config_.name}, {"pages", pages}});
     const std::string from = *cursor;
     co_return co_await catch_up_forward(sink, from);
   }
@@ -413,11 +416,12 @@ asio::awaitable<void> MastodonConnector::stream_loop(MentionSink& sink) {
     }
     if (ec) {
       if (stopping_) break;
-      spdlog::warn("account={} streaming connect failed: {}; polling meanwhile, retry in ~{} ms",
-                   config_.name, ec.message(), backoff.count());
+      log::warn(
+          "streaming connect failed; polling meanwhile",
+          {{"account", config_.name}, {"error", ec.message()}, {"retry_ms", backoff.count()}});
       observe(Error{ec == beast::error::timeout ? std::string("timed out") : ec.message()});
     } else {
-      spdlog::info("account={} streaming connected", config_.name);
+      log::info("streaming connected", {{"account", config_.name}});
       backoff = kMinBackoff;
       poll_timer_.cancel();  // a poll now covers anything sent while we were away
       beast::flat_buffer buf;
@@ -432,8 +436,8 @@ asio::awaitable<void> MastodonConnector::stream_loop(MentionSink& sink) {
         boost::system::error_code jec;
         auto v = json::parse(msg, jec);
         if (jec || !v.is_object()) {
-          spdlog::warn("account={} streaming: unreadable message dropped (the next poll covers it)",
-                       config_.name);
+          // The next poll covers it.
+          log::warn("unreadable streaming message dropped", {{"account", config_.name}});
           continue;
         }
         if (str(v.get_object(), "event") != "notification") continue;
@@ -449,7 +453,8 @@ asio::awaitable<void> MastodonConnector::stream_loop(MentionSink& sink) {
         co_await sink.deliver(one);  // on failure the next poll retries it
       }
       if (stopping_) break;
-      spdlog::warn("account={} streaming dropped: {}; reconnecting", config_.name, ec.message());
+      log::warn("streaming dropped; reconnecting",
+                {{"account", config_.name}, {"error", ec.message()}});
       poll_timer_.cancel();
     }
     stream_->close();
@@ -483,7 +488,7 @@ asio::awaitable<void> MastodonConnector::run(MentionSink& sink) {
         try {
           std::rethrow_exception(e);
         } catch (const std::exception& ex) {
-          spdlog::error("account={} streaming task failed: {}", config_.name, ex.what());
+          log::error("streaming task failed", {{"account", config_.name}, {"error", ex.what()}});
         }
       }
     });
@@ -584,8 +589,8 @@ asio::awaitable<PostOutcome> MastodonConnector::post(const Reply& reply) {
     auto found = co_await find_in_thread(reply, &thread_gone);
     PostOutcome early;
     if (found) {
-      spdlog::info("ticket={} reply found in the thread as {}; not posted again",
-                   reply.ticket_number, *found);
+      log::info("reply found in the thread; not posted again",
+                {{"ticket", reply.ticket_number}, {"account", config_.name}, {"post", *found}});
       early.kind = PostOutcome::Kind::kPosted;
       early.post_id = *found;
       co_return early;

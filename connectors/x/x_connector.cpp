@@ -223,26 +223,32 @@ asio::awaitable<bool> XConnector::verify() {
   const auto req = signed_get("/2/users/me", {}, false);
   auto r = co_await reader_->request(req);
   if (!r) {
-    spdlog::warn("account={} /2/users/me failed: {}", config_.name, r.error());
+    log::warn("credentials check failed", {{"account", config_.name}, {"error", r.error()}});
     co_return false;
   }
   if (r->status != 200) {
-    spdlog::error(
-        "account={} /2/users/me answered {}: {} (are the consumer key and access token "
-        "right, with read and write permission?)",
-        config_.name, r->status, error_text(r->body));
+    log::error("credentials not accepted",
+               {{"account", config_.name},
+                {"status", r->status},
+                {"error", error_text(r->body)},
+                {"hint",
+                 "are the consumer key and access token right, with read and write "
+                 "permission?"}});
     co_return false;
   }
   boost::system::error_code ec;
   auto v = json::parse(r->body, ec);
   const json::value* data = ec ? nullptr : v.find_pointer("/data", ec);
   if (data == nullptr || !data->is_object() || str(data->get_object(), "id").empty()) {
-    spdlog::warn("account={} /2/users/me: unreadable answer", config_.name);
+    log::warn("credentials check answer unreadable", {{"account", config_.name}});
     co_return false;
   }
   self_id_ = str(data->get_object(), "id");
   self_username_ = str(data->get_object(), "username");
-  spdlog::info("account={} verified as @{} (id {}) on X", config_.name, self_username_, self_id_);
+  log::info("account verified", {{"account", config_.name},
+                                 {"platform", platform_},
+                                 {"acct", self_username_},
+                                 {"account_id", self_id_}});
   co_return true;
 }
 
@@ -264,7 +270,7 @@ asio::awaitable<bool> XConnector::poll(MentionSink& sink) {
     if (cursor) params.emplace_back("since_id", *cursor);
     if (!token.empty()) params.emplace_back("pagination_token", token);
     if (int64_t wait = read_budget_.wait_ms(now_ms()); wait > 0) {
-      spdlog::info("account={} mentions budget spent; next read in {} ms", config_.name, wait);
+      log::info("mentions budget spent; waiting", {{"account", config_.name}, {"wait_ms", wait}});
       observe_rate_limit_wait();
       co_await sleep(std::chrono::milliseconds(wait));
       if (stopping_) co_return false;
@@ -272,25 +278,25 @@ asio::awaitable<bool> XConnector::poll(MentionSink& sink) {
     const auto req = signed_get("/2/users/" + self_id_ + "/mentions", params, true);
     auto r = co_await reader_->request(req);
     if (!r) {
-      spdlog::warn("account={} mentions read failed: {}", config_.name, r.error());
+      log::warn("mentions read failed", {{"account", config_.name}, {"error", r.error()}});
       co_return false;
     }
     if (!read_budget_.update(*r, now_ms()) && read_budget_.remaining > 0) --read_budget_.remaining;
     if (r->status == 429) {
       read_budget_.remaining = 0;
       if (read_budget_.reset_ms <= now_ms()) read_budget_.reset_ms = now_ms() + kWindowMs;
-      spdlog::warn("account={} mentions rate-limited until the reset", config_.name);
+      log::warn("mentions rate-limited until the reset", {{"account", config_.name}});
       observe_rate_limit_wait();
       co_return false;
     }
     if (r->status != 200) {
-      spdlog::warn("account={} mentions answered HTTP {}: {}", config_.name, r->status,
-                   error_text(r->body));
+      log::warn("mentions read answered an error",
+                {{"account", config_.name}, {"status", r->status}, {"error", error_text(r->body)}});
       co_return false;
     }
     auto page = parse_mentions_page(r->body, config_.name, self_id_, self_username_);
     if (!page) {
-      spdlog::warn("account={} {}", config_.name, page.error());
+      log::warn("mentions page unreadable", {{"account", config_.name}, {"error", page.error()}});
       co_return false;
     }
     if (newest.empty() || (!page->newest_id.empty() && id_less(newest, page->newest_id)))
@@ -315,10 +321,12 @@ asio::awaitable<bool> XConnector::poll(MentionSink& sink) {
     const auto oldest =
         std::min_element(fresh.begin(), fresh.end(),
                          [](const Mention& a, const Mention& b) { return id_less(a.id, b.id); });
-    spdlog::warn(
-        "account={} {} or more mentions since the cursor: X serves only the {} most "
-        "recent, so mentions posted between {} and {} may have been missed",
-        config_.name, fresh.size(), kReachableMentions, when(*cursor), when(oldest->id));
+    // X serves only the most recent kReachableMentions: `count` or more came since the cursor.
+    log::warn("mentions may have been missed", {{"account", config_.name},
+                                                {"count", fresh.size()},
+                                                {"reachable", kReachableMentions},
+                                                {"missed_from", when(*cursor)},
+                                                {"missed_to", when(oldest->id)}});
   }
   std::sort(fresh.begin(), fresh.end(),
             [](const Mention& a, const Mention& b) { return id_less(a.id, b.id); });
@@ -426,7 +434,10 @@ asio::awaitable<PostOutcome> XConnector::post(const Reply& reply) {
       out.kind = PostOutcome::Kind::kPosted;
       out.post_id = std::string(id->get_string());
       if (!detail.empty())
-        spdlog::warn("account={} posted with partial errors: {}", config_.name, detail);
+        log::warn("posted with partial errors", {{"ticket", reply.ticket_number},
+                                                 {"account", config_.name},
+                                                 {"post", out.post_id},
+                                                 {"error", detail}});
       co_return out;
     }
     out.kind = PostOutcome::Kind::kRetry;  // a retry that did arrive is answered "duplicate"

@@ -11,7 +11,6 @@
 #include "daemon/store/postgres.hpp"
 
 #include <libpq-fe.h>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <charconv>
@@ -23,6 +22,7 @@
 #include <vector>
 
 #include "daemon/store/db.hpp"
+#include "daemon/util/log.hpp"
 
 namespace sotong::db {
 
@@ -80,7 +80,7 @@ std::string server_message(const PGresult* r) {
 void on_notice(void* /*arg*/, const PGresult* r) {
   const char* severity = PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED);
   if (severity != nullptr && std::strcmp(severity, "WARNING") == 0)
-    spdlog::warn("PostgreSQL: {}", server_message(r));
+    log::warn("database server warning", {{"warning", server_message(r)}});
 }
 
 // What one round trip to the server came to.
@@ -275,7 +275,10 @@ Outcome PgConnection::ready() {
   if (PQstatus(conn_.get()) != CONNECTION_OK)
     return failure(Fault::kUnavailable, "cannot reconnect to PostgreSQL at " + where_ + ": " +
                                             one_line(PQerrorMessage(conn_.get())));
-  spdlog::info("reconnected to PostgreSQL at {}", where_);
+  // Host, port and database from the live connection: the URL may hold a password.
+  log::info("reconnected to the database", {{"host", PQhost(conn_.get())},
+                                            {"port", PQport(conn_.get())},
+                                            {"dbname", PQdb(conn_.get())}});
   return {};
 }
 

@@ -1,7 +1,6 @@
 #include "daemon/util/file_watch.hpp"
 
 #include <poll.h>
-#include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
@@ -13,6 +12,8 @@
 #include <cstring>
 #include <system_error>
 #include <utility>
+
+#include "daemon/util/log.hpp"
 
 namespace sotong {
 
@@ -134,12 +135,12 @@ void FileWatch::run() {
       pollfd fds[2] = {{wake_fd_, POLLIN, 0}, {inotify_fd_, POLLIN, 0}};
       if (::poll(fds, 2, timeout) < 0) {
         if (errno == EINTR) continue;
-        spdlog::error("file watch stopped: poll: {}", errno_text(errno));
+        log::error("file watch stopped: poll failed", {{"error", errno_text(errno)}});
         return;
       }
       if (fds[0].revents != 0) return;
       if ((fds[1].revents & (POLLERR | POLLNVAL)) != 0) {
-        spdlog::error("file watch stopped: the inotify descriptor failed");
+        log::error("file watch stopped: the inotify descriptor failed");
         return;
       }
       if ((fds[1].revents & POLLIN) != 0 && drain_events()) {
@@ -153,16 +154,16 @@ void FileWatch::run() {
         try {
           on_change_();
         } catch (const std::exception& e) {
-          spdlog::error("file watch: reacting to a change failed: {}", e.what());
+          log::error("reacting to a file change failed", {{"error", e.what()}});
         } catch (...) {
-          spdlog::error("file watch: reacting to a change failed");
+          log::error("reacting to a file change failed");
         }
       }
     }
   } catch (const std::exception& e) {
-    spdlog::error("file watch stopped: {}", e.what());
+    log::error("file watch stopped", {{"error", e.what()}});
   } catch (...) {
-    spdlog::error("file watch stopped by an unknown exception");
+    log::error("file watch stopped by an unknown exception");
   }
 }
 
@@ -174,7 +175,8 @@ bool FileWatch::drain_events() {
     const ssize_t n = ::read(inotify_fd_, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      if (n < 0 && errno != EAGAIN) spdlog::warn("file watch: read: {}", errno_text(errno));
+      if (n < 0 && errno != EAGAIN)
+        log::warn("file watch read failed", {{"error", errno_text(errno)}});
       return relevant;
     }
     for (ssize_t off = 0; off + static_cast<ssize_t>(sizeof(inotify_event)) <= n;) {
@@ -261,7 +263,9 @@ Status FileWatch::refresh(Dir& d) {
 void FileWatch::refresh_all() {
   for (auto& d : dirs_)
     if (auto s = refresh(d); !s)
-      spdlog::warn("file watch: {}; edits there need a SIGHUP", s.error());
+      log::warn(
+          "directory not watched",
+          {{"path", d.path.string()}, {"error", s.error()}, {"hint", "edits there need a SIGHUP"}});
 }
 
 // Removes a watch no directory refers to any more; the same directory watched for two paths

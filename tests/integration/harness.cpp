@@ -302,7 +302,7 @@ void Fixture::write_config(const DaemonSettings& s) {
     << "holidays_dir: " << SOTONG_SOURCE_DIR << "/holidays\n"
     << "business_hours: " << s.business_hours << "\n"
     << "limits:\n  acks_per_author_per_hour: " << s.acks_per_author_per_hour << "\n"
-    << "log_level: debug\n"
+    << "log_level: " << s.log_level << "\nlog_format: " << s.log_format << "\n"
     << "hook:\n  listen: 127.0.0.1\n  port: 0\n  max_body_bytes: 4096\n"
     << "  requests_per_minute: " << s.hook_requests_per_minute << "\n"
     << (s.hook_max_connections > 0

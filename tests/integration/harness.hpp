@@ -62,6 +62,8 @@ struct DaemonSettings {
   int poll_interval_seconds = 1;
   int request_timeout_seconds = 2;
   std::string extra_yaml;  // appended to the config
+  std::string log_level = "debug";
+  std::string log_format = "logfmt";
   // Lines added under a department's entry (indented by four spaces), by department id.
   std::map<std::string, std::string> department_yaml;
   std::string store;                // an SQLite path or postgresql:// URL; default: in dir()

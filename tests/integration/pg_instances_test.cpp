@@ -98,7 +98,7 @@ TEST_F(PgDesk, TheWholeDeskRunsOnPostgres) {
   EXPECT_EQ(close_on(f.hook_port(), number, dept).status, 409);
   std::this_thread::sleep_for(seconds(2));
   EXPECT_EQ(f.replies_to(id).size(), 2u);
-  EXPECT_NE(f.read_log("sotongd.log").find("account=songpa leading"), std::string::npos);
+  EXPECT_NE(f.read_log("sotongd.log").find("msg=leading account=songpa"), std::string::npos);
 }
 
 // A department's system retries a close on the other instance while the first is still
@@ -139,7 +139,9 @@ TEST_F(PgDesk, OneIdempotencyKeyOnTwoInstancesAtOnceClosesOnce) {
 TEST_F(PgDesk, TwoInstancesAndTheLeaderKilledMidBurstLoseNothingAndDoubleNothing) {
   f.start_daemon();  // the first instance: it leads, having started alone
   ASSERT_TRUE(wait_until(
-      [&] { return f.read_log("sotongd.log").find("account=songpa leading") != std::string::npos; },
+      [&] {
+        return f.read_log("sotongd.log").find("msg=leading account=songpa") != std::string::npos;
+      },
       seconds(10)));
   Process second({SOTONGD_PATH, "--config", (f.dir() / "sotong.yaml").string(), "--hook-port-file",
                   (f.dir() / "second.port").string()},
@@ -189,15 +191,18 @@ TEST_F(PgDesk, TwoInstancesAndTheLeaderKilledMidBurstLoseNothingAndDoubleNothing
   // The second instance takes the account over within the documented bound (one round of
   // one second after the session ends, plus the round it was in).
   ASSERT_TRUE(wait_until(
-      [&] { return slurp(f.dir() / "second.log").find("songpa leading") != std::string::npos; },
+      [&] {
+        return slurp(f.dir() / "second.log").find("msg=leading account=songpa") !=
+               std::string::npos;
+      },
       seconds(10)));
-  // When, by the log line's own time stamp ("2026-11-22T06:28:53.715+00:00 info ...").
+  // When, by the log line's own time stamp ("ts=2026-11-22T06:28:53.715+00:00 level=info ...").
   const std::string log = slurp(f.dir() / "second.log");
-  const auto line = log.rfind('\n', log.find("songpa leading")) + 1;
+  const auto line = log.rfind('\n', log.find("msg=leading account=songpa")) + 1;
   std::tm tm{};
   int ms = 0;
-  ASSERT_NE(strptime(log.substr(line, 19).c_str(), "%Y-%m-%dT%H:%M:%S", &tm), nullptr);
-  ms = std::stoi(log.substr(line + 20, 3));
+  ASSERT_NE(strptime(log.substr(line + 3, 19).c_str(), "%Y-%m-%dT%H:%M:%S", &tm), nullptr);
+  ms = std::stoi(log.substr(line + 23, 3));
   const auto led_at = std::chrono::system_clock::from_time_t(timegm(&tm)) + milliseconds(ms);
   const auto failover = std::chrono::duration_cast<milliseconds>(led_at - killed_at);
   std::printf("failover: the second instance led %lld ms after the leader was killed\n",
@@ -215,7 +220,7 @@ TEST_F(PgDesk, TwoInstancesAndTheLeaderKilledMidBurstLoseNothingAndDoubleNothing
   std::this_thread::sleep_for(seconds(2));  // anything doubled would show by now
   for (const auto& id : ids)
     EXPECT_EQ(f.replies_to(id).size(), closed_ids.count(id) ? 2u : 1u) << id;
-  EXPECT_EQ(count(slurp(f.dir() / "second.log"), "account=songpa leading"), 1u);
+  EXPECT_EQ(count(slurp(f.dir() / "second.log"), "msg=leading account=songpa"), 1u);
   EXPECT_EQ(closed_ids.size(), 6u);
 }
 

@@ -1,6 +1,7 @@
 // sotongd as systemd sees it (Type=notify): READY=1 with a STATUS once it serves, WATCHDOG=1
 // from the event loop at half the watchdog interval, RELOADING=1 and READY=1 around a reload,
-// STOPPING=1 on SIGTERM. The test plays systemd's part: a NOTIFY_SOCKET and WATCHDOG_USEC.
+// STOPPING=1 on SIGTERM, and STATUS= lines with the store's counts. The test plays systemd's part:
+// a NOTIFY_SOCKET and WATCHDOG_USEC.
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -79,6 +80,12 @@ TEST(SystemdNotify, ReadyWatchdogReloadAndStopAreSentAsSystemdExpects) {
                 std::chrono::seconds(3));
   EXPECT_GE(fed, 5);
   ASSERT_TRUE(f.wait_daemon_ready());
+  // The counts follow the store: a mention becomes one open ticket in the next STATUS.
+  f.mention("citizen1", "잠실동 육교에 구멍이 났어요");
+  ASSERT_TRUE(f.wait_for_posts(1));
+  EXPECT_TRUE(sock.wait_for(
+      [](const std::string& m) { return has(m, "STATUS=") && has(m, " 1 open ticket(s)"); },
+      std::chrono::seconds(15)));
   f.signal_daemon(SIGHUP);
   EXPECT_TRUE(sock.wait_for([](const std::string& m) { return has(m, "RELOADING=1"); },
                             std::chrono::seconds(10)));

@@ -15,8 +15,7 @@ deb=$(ls "$build"/sotong_*_amd64.deb)
 creds=$(mktemp -d)
 cleanup() {
   dpkg --purge sotong >/dev/null 2>&1 || true
-  rm -f /etc/sotong/mastodon.token
-  rm -rf "$creds"
+  rm -rf /etc/sotong/credentials "$creds"
 }
 trap cleanup EXIT
 dpkg -i "$deb" >/dev/null
@@ -26,12 +25,17 @@ getent passwd sotong >/dev/null || { echo "postinst made no sotong user"; exit 1
 [ -d /var/lib/sotong ] || { echo "postinst made no /var/lib/sotong"; exit 1; }
 dpkg-query -W -f='${Conffiles}\n' sotong | grep -q '/etc/sotong/sotong.yaml' ||
   { echo "/etc/sotong/sotong.yaml is not a conffile"; exit 1; }
-# The example's secrets, as an admin would put them.
-printf 'token\n' >/etc/sotong/mastodon.token
-head -c 48 /dev/urandom | base64 >"$creds/roads-hmac"
-head -c 48 /dev/urandom | base64 >"$creds/roads-webhook"
+# The example's secrets as an admin puts them, then handed over as systemd does: one
+# credential per LoadCredential= line of the installed unit. The configuration then names only
+# credentials the unit loads, or --check-config fails here as ExecStartPre= would.
+install -d -m 0700 /etc/sotong/credentials
+for name in mastodon-token roads-hmac roads-webhook; do
+  (umask 077 && head -c 48 /dev/urandom | base64 >"/etc/sotong/credentials/$name")
+done
+sed -n 's/^LoadCredential=\([^:]*\):\(.*\)$/\1 \2/p' /usr/lib/systemd/system/sotongd.service |
+  while read -r id path; do cp "$path" "$creds/$id"; done
 CREDENTIALS_DIRECTORY="$creds" /usr/bin/sotongd --config /etc/sotong/sotong.yaml --check-config
-rm -f /etc/sotong/mastodon.token
+rm -rf /etc/sotong/credentials
 dpkg --remove sotong >/dev/null
 [ ! -e /usr/bin/sotongd ] || { echo "remove left /usr/bin/sotongd"; exit 1; }
 dpkg --purge sotong >/dev/null

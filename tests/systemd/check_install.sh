@@ -9,7 +9,7 @@ DESTDIR="$stage" cmake --install "$build" >/dev/null
 for f in usr/bin/sotongd etc/sotong/sotong.yaml etc/sotong/rules/90-default.yaml \
   etc/sotong/templates/ko.yaml etc/sotong/templates/en.yaml etc/sotong/holidays/kr-2026.yaml \
   usr/lib/systemd/system/sotongd.service usr/lib/sysusers.d/sotong.conf \
-  usr/lib/tmpfiles.d/sotong.conf usr/share/doc/sotong/api.md; do
+  usr/lib/tmpfiles.d/sotong.conf usr/share/doc/sotong/api.md usr/share/man/man8/sotongd.8.gz; do
   [ -e "$stage/$f" ] || { echo "missing /$f"; exit 1; }
 done
 "$stage/usr/bin/sotongd" --version

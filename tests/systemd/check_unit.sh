@@ -16,6 +16,11 @@ if [ -n "$out" ]; then
   echo "$out"
   exit 1
 fi
+# What the daemon is built around: losing one of these would go unnoticed by verify.
+for d in Type=notify WatchdogSec= 'ExecReload=/bin/kill -HUP $MAINPID' Restart=on-failure \
+  StateDirectory=sotong ConfigurationDirectory=sotong LoadCredential= '--check-config'; do
+  grep -qF -- "$d" "$src/systemd/sotongd.service" || { echo "the unit lacks $d"; exit 1; }
+done
 line=$(systemd-analyze security --offline=yes "$work/sotongd.service" 2>&1 | grep 'Overall exposure level')
 echo "$line"
 level=$(echo "$line" | sed -E 's/.*: ([0-9.]+) .*/\1/')

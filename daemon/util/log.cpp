@@ -191,7 +191,7 @@ std::string render(const Style& style, std::string_view ts, Level level, std::st
 
 bool stderr_is_journal() {
   // "device:inode" of the stream journald connected, as systemd.exec(5) describes.
-  const char* js = std::getenv("JOURNAL_STREAM");
+  const char* js = std::getenv("JOURNAL_STREAM");  // NOLINT(concurrency-mt-unsafe): nothing sets it
   if (js == nullptr) return false;
   unsigned long long dev = 0;
   unsigned long long ino = 0;

@@ -59,12 +59,11 @@ std::optional<std::map<std::string, std::string>> parse_logfmt(const std::string
   return out;
 }
 
-const std::regex kTicketNumber("SP-[0-9]{4}-[0-9]{6}");
-
 // Every ticket number a line names is in its ticket= or tickets= field.
 void expect_correlated(const std::string& line, const std::string& ticket,
                        const std::string& tickets) {
-  for (std::sregex_iterator it(line.begin(), line.end(), kTicketNumber), end; it != end; ++it) {
+  static const std::regex number("SP-[0-9]{4}-[0-9]{6}");
+  for (std::sregex_iterator it(line.begin(), line.end(), number), end; it != end; ++it) {
     const std::string n = it->str();
     EXPECT_TRUE(ticket == n || tickets.find(n) != std::string::npos)
         << "a line names " << n << " without ticket=" << n << ": " << line;
@@ -85,7 +84,7 @@ class Logs : public ::testing::Test {
     const auto pub = f.mention("citizen1", "PUBLICMARK 잠실동 육교에 구멍이 났어요 010-1234-5678");
     f.mention("citizen2", "DIRECTMARK 우리 집 주소는 송파구 ... 도와주세요", "direct");
     EXPECT_TRUE(f.wait_for_posts(2));
-    const std::string n = f.ticket_for_mention(pub);
+    std::string n = f.ticket_for_mention(pub);
     EXPECT_FALSE(n.empty());
     std::string dept;
     for (const auto& [id, tok] : Fixture::department_tokens())

@@ -57,6 +57,7 @@ TEST_F(Operations, SigtermDuringABurstFinishesThePostInFlightAndExitsZeroQuickly
   // whenever SIGTERM comes, a post is in flight.
   f.fault("delay", 1000, "/api/v1/statuses", 1200);
   std::vector<std::string> ids;
+  ids.reserve(30);
   for (int i = 0; i < 30; ++i)
     ids.push_back(f.mention("burst" + std::to_string(i), "버스 정류장 의자가 부서졌어요"));
   ASSERT_TRUE(wait_until([&] { return !f.posts().empty(); }, 10s));

@@ -1,8 +1,12 @@
-// Group commit, measured: N mentions ingested at once through the store thread, each with its
-// durable commit before its answer, grouped (up to 64 jobs per transaction) against the
-// baseline of one transaction per mention, in the same run on the same disk. Prints the
-// median of R runs for each and the ratio.
+// Durable ingest, measured: N mentions ingested at once through the store thread, each with its
+// durable commit before its answer, grouped (up to 64 jobs per transaction) and one
+// transaction per mention. On SQLite also the engine's own ceiling: plain inserts of equal rows
+// (ticket, mention seen, outbox reply, event) in batches of 64 per transaction, with the same
+// pragmas (WAL, synchronous=FULL, foreign keys) and nothing else. All in the same run on the
+// same disk, alternating; prints the median of R runs for each and the ratios.
 // Usage: sotong-bench-store [DIR|postgresql://URL] [N=1000] [R=5]
+#include <sqlite3.h>
+
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -76,6 +80,87 @@ double run_once(const std::string& location, int group, int run, int n) {
   return secs;
 }
 
+void check(int rc, sqlite3* db, const char* what) {
+  if (rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW) return;
+  std::fprintf(stderr, "baseline %s: %s\n", what, sqlite3_errmsg(db));
+  std::exit(1);
+}
+
+// Seconds to insert n mentions' rows in transactions of `batch`, into a store made by
+// Store::open (the same schema and indexes), with the same pragmas the store sets.
+double plain_inserts(const std::string& location, int run, int n, int batch) {
+  {
+    auto made = Store::open(location, "SP");
+    if (!made) {
+      std::fprintf(stderr, "%s\n", made.error().c_str());
+      std::exit(1);
+    }
+  }
+  sqlite3* db = nullptr;
+  check(sqlite3_open(location.c_str(), &db), db, "open");
+  for (const char* p :
+       {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"})
+    check(sqlite3_exec(db, p, nullptr, nullptr, nullptr), db, p);
+  const char* sql[] = {
+      "INSERT INTO tickets (number, platform, account, mention_id, author, author_acct, text, "
+      "language, visibility, department, category, priority, rule, status, created_at, "
+      "updated_at, author_id) VALUES (?1, 'mastodon', 'songpa', ?2, ?3, ?4, ?5, 'ko', 0, "
+      "'roads', 'footbridge', 1, 'footbridge', 'open', ?6, ?6, ?7)",
+      "INSERT INTO mentions_seen (platform, account, mention_id, ticket_id, decision, seen_at) "
+      "VALUES ('mastodon', 'songpa', ?1, ?2, 'ticket', ?3)",
+      "INSERT INTO outbox (ticket_id, kind, account, in_reply_to_id, author_acct, text, "
+      "visibility, language, priority, idempotency_key, state, next_attempt_at, created_at) "
+      "VALUES (?1, 'ack', 'songpa', ?2, ?3, ?4, 0, 'ko', 1, ?5, 'pending', ?6, ?6)",
+      "INSERT INTO events (ticket_id, at, actor, kind, detail) VALUES (?1, ?2, 'sotong', "
+      "'opened', ?3)"};
+  sqlite3_stmt* st[4] = {};
+  for (int i = 0; i < 4; ++i)
+    check(sqlite3_prepare_v2(db, sql[i], -1, &st[i], nullptr), db, sql[i]);
+  auto text = [](sqlite3_stmt* s, int i, const std::string& v) {
+    sqlite3_bind_text(s, i, v.c_str(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  };
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < n; ++i) {
+    if (i % batch == 0)
+      check(sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), db, "begin");
+    const Mention m = mention(run, i);
+    const int64_t now = now_ms();
+    const std::string number = "SP-2026-" + std::to_string(100000 + i);
+    text(st[0], 1, number);
+    text(st[0], 2, m.id);
+    text(st[0], 3, m.author);
+    text(st[0], 4, m.author_acct);
+    text(st[0], 5, m.text);
+    sqlite3_bind_int64(st[0], 6, now);
+    text(st[0], 7, m.author_id);
+    check(sqlite3_step(st[0]), db, "ticket");
+    const int64_t ticket = sqlite3_last_insert_rowid(db);
+    text(st[1], 1, m.id);
+    sqlite3_bind_int64(st[1], 2, ticket);
+    sqlite3_bind_int64(st[1], 3, now);
+    check(sqlite3_step(st[1]), db, "seen");
+    sqlite3_bind_int64(st[2], 1, ticket);
+    text(st[2], 2, m.id);
+    text(st[2], 3, m.author_acct);
+    text(st[2], 4, "@" + m.author_acct + " 접수번호 " + number);
+    text(st[2], 5, "sotong-" + number);
+    sqlite3_bind_int64(st[2], 6, now);
+    check(sqlite3_step(st[2]), db, "outbox");
+    sqlite3_bind_int64(st[3], 1, ticket);
+    sqlite3_bind_int64(st[3], 2, now);
+    text(st[3], 3, "rule footbridge → roads");
+    check(sqlite3_step(st[3]), db, "event");
+    for (auto* s : st) sqlite3_reset(s);
+    if (i % batch == batch - 1 || i == n - 1)
+      check(sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr), db, "commit");
+  }
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  for (auto* s : st) sqlite3_finalize(s);
+  sqlite3_close(db);
+  return secs;
+}
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
@@ -89,9 +174,17 @@ int main(int argc, char** argv) {
   const int runs = argc > 3 ? std::stoi(argv[3]) : 5;
   sotong::log::setup(sotong::log::Level::warn, sotong::log::Format::logfmt);
   const bool pg = db::is_postgres_url(where);
-  std::vector<double> grouped, alone;
+  std::vector<double> grouped, alone, plain;
   for (int r = 0; r < runs; ++r) {
-    // Alternate, so drift on the machine touches both alike. A fresh SQLite file per run.
+    if (!pg) {
+      const auto location =
+          (std::filesystem::path(where) / ("sotong-bench-plain-" + std::to_string(r) + ".db"))
+              .string();
+      for (const char* ext : {"", "-wal", "-shm"}) std::filesystem::remove(location + ext);
+      plain.push_back(n / plain_inserts(location, r, n, 64));
+      for (const char* ext : {"", "-wal", "-shm"}) std::filesystem::remove(location + ext);
+    }
+    // Alternate, so drift on the machine touches all alike. A fresh SQLite file per run.
     for (int group : {1, 64}) {
       std::string location = where;
       if (!pg) {
@@ -111,5 +204,11 @@ int main(int argc, char** argv) {
               runs);
   std::printf("  one transaction per mention (baseline): %8.0f mentions/s\n", a);
   std::printf("  group commit (up to 64 per transaction): %8.0f mentions/s  (%.1fx)\n", g, g / a);
+  if (!plain.empty()) {
+    const double p = median(plain);
+    std::printf(
+        "  plain inserts of equal rows, 64 per transaction (engine baseline): %8.0f rows/s\n", p);
+    std::printf("  durable ingest / baseline: %.0f%%\n", 100.0 * g / p);
+  }
   return 0;
 }

@@ -58,6 +58,8 @@ departments:
   civil-affairs: {name: {ko: 민원여권과, en: Civil Affairs}, token_sha256: $(stack_hash "$other_token-c")}
 YAML
   "$bin/sotongd" --config "$work/sotong.yaml" --check-config
+  # Benchmarks that start sotongd themselves want only the sandbox and the config.
+  [ -n "${STACK_NO_DAEMON:-}" ] && return 0
   "$bin/sotongd" --config "$work/sotong.yaml" --hook-port-file "$work/hook.port" >"$work/sotongd.log" 2>&1 &
   stack_pids+=($!)
   stack_wait_file "$work/hook.port"

@@ -26,6 +26,12 @@ cleanup() {
 trap cleanup EXIT
 chown "$uid:$uid" "$state"
 chmod 0700 "$state"
+# Installed as a package would put them, outside /tmp (PrivateTmp= hides it).
+chmod 0711 "$creds"
+mkdir -p "$creds/usr/bin" "$creds/etc"
+cp "$bin/sotongd" "$creds/usr/bin/"
+cp -r "$root/rules" "$root/templates" "$root/holidays" "$creds/etc/"
+chmod -R a+rX "$creds/usr" "$creds/etc"
 
 token=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
 SOTONG_SANDBOX_TOKEN="$token" "$bin/sotong-sandbox" --listen 127.0.0.1 --port 0 \
@@ -34,7 +40,6 @@ pids+=($!)
 for _ in $(seq 1 100); do [ -s "$creds/sandbox.port" ] && break; sleep 0.05; done
 sp=$(cat "$creds/sandbox.port")
 # As systemd hands credentials over: a file the service user alone can read.
-chmod 0711 "$creds"
 mkdir -p "$creds/c"
 printf '%s\n' "$token" >"$creds/c/mastodon-token"
 chown -R "$uid:$uid" "$creds/c"
@@ -42,9 +47,9 @@ chmod 0500 "$creds/c"
 chmod 0400 "$creds/c/mastodon-token"
 cat >"$state/sotong.yaml" <<YAML
 store: $state/sotong.db
-rules_dir: $root/rules
-templates_dir: $root/templates
-holidays_dir: $root/holidays
+rules_dir: $creds/etc/rules
+templates_dir: $creds/etc/templates
+holidays_dir: $creds/etc/holidays
 log_format: json
 hook: {listen: 127.0.0.1, port: 0}
 accounts:
@@ -69,7 +74,7 @@ confine='
   exec setpriv --reuid=65534 --regid=65534 --clear-groups --no-new-privs \
     --bounding-set=-all --inh-caps=-all --ambient-caps=-all -- "$@"'
 STATE="$state" CREDENTIALS_DIRECTORY="$creds/c" unshare -m --propagation private \
-  sh -c "$confine" confine "$bin/sotongd" --config "$state/sotong.yaml" \
+  sh -c "$confine" confine "$creds/usr/bin/sotongd" --config "$state/sotong.yaml" \
   --hook-port-file "$state/hook.port" 2>"$creds/sotongd.log" &
 daemon=$!
 pids+=($daemon)

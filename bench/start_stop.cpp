@@ -154,5 +154,12 @@ int main(int argc, char** argv) {
               worst(rss_idle));
   std::printf("  SIGHUP -> READY=1 (reload) %7.1f ms / %7.1f ms\n", median(reload), worst(reload));
   std::printf("  SIGTERM -> exit 0 (idle)   %7.1f ms / %7.1f ms\n", median(stop), worst(stop));
+  // For bench/all's table: figure | median | baseline | ratio | target.
+  std::printf("row: start-up, exec to READY=1 | %.1f ms | /bin/true %.1f ms | %.0fx | - \n",
+              median(ready), median(baseline), median(ready) / median(baseline));
+  std::printf("row: RSS idle (%d s after READY) | %.1f MB | - | - | <= 15 MB\n", idle,
+              median(rss_idle));
+  std::printf("row: reload, SIGHUP to READY=1 | %.1f ms | - | - | - \n", median(reload));
+  std::printf("row: stop, SIGTERM to exit 0 (idle) | %.1f ms | - | - | - \n", median(stop));
   return 0;
 }

@@ -204,11 +204,20 @@ int main(int argc, char** argv) {
               runs);
   std::printf("  one transaction per mention (baseline): %8.0f mentions/s\n", a);
   std::printf("  group commit (up to 64 per transaction): %8.0f mentions/s  (%.1fx)\n", g, g / a);
+  if (pg)
+    std::printf(
+        "row: durable ingest, PostgreSQL (%d at once) | %.0f mentions/s | one per "
+        "transaction %.0f/s | %.1fx | - \n",
+        n, g, a, g / a);
   if (!plain.empty()) {
     const double p = median(plain);
     std::printf(
         "  plain inserts of equal rows, 64 per transaction (engine baseline): %8.0f rows/s\n", p);
     std::printf("  durable ingest / baseline: %.0f%%\n", 100.0 * g / p);
+    std::printf(
+        "row: durable ingest, SQLite (%d at once) | %.0f mentions/s | plain inserts %.0f/s | "
+        "%.0f%% | >= 75%%\n",
+        n, g, p, 100.0 * g / p);
   }
   return 0;
 }

@@ -84,7 +84,8 @@ hp=$(cat "$state/hook.port")
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$hp/readyz" >/dev/null && break; sleep 0.1; done
 
 # What the process runs with, as the kernel says.
-status=/proc/$(pgrep -P "$daemon" -x sotongd || echo "$daemon")/status
+# unshare, sh and setpriv each exec the next: the PID started is sotongd itself.
+status=/proc/$daemon/status
 grep -q "^CapEff:[[:space:]]*0000000000000000" "$status" || { echo "capabilities left"; exit 1; }
 grep -q "^NoNewPrivs:[[:space:]]*1" "$status" || { echo "no_new_privs not set"; exit 1; }
 grep -q "^Uid:[[:space:]]*$uid" "$status" || { echo "not running as uid $uid"; exit 1; }

@@ -8,6 +8,7 @@
 
 #include <ctime>
 #include <limits>
+#include <random>
 #include <utility>
 
 #include "daemon/notification.hpp"
@@ -19,6 +20,7 @@
 namespace sotong {
 namespace {
 
+using store_sql::insert_id;
 using store_sql::Stmt;
 using store_sql::Transaction;
 
@@ -108,17 +110,23 @@ OutboxRow read_outbox(const Stmt& s) {
 }
 
 std::string random_hex(int bytes) {
-  unsigned char buf[16] = {};
-  if (RAND_bytes(buf, bytes) != 1) {
-    // No randomness: fall back to the clock and address; keys need to be unique, not secret.
-    uint64_t x = static_cast<uint64_t>(std::time(nullptr)) ^ reinterpret_cast<uintptr_t>(buf);
-    for (int i = 0; i < bytes; ++i) buf[i] = static_cast<unsigned char>(x >> ((i % 8) * 8));
-  }
+  // Keys need to be unique, not secret (the ticket number is part of each): a generator
+  // seeded once from the system's randomness, not a call into it per reply.
+  thread_local std::mt19937_64 gen = [] {
+    uint64_t seed = 0;
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(&seed), sizeof seed) != 1)
+      seed = static_cast<uint64_t>(std::time(nullptr)) ^ reinterpret_cast<uintptr_t>(&seed);
+    return std::mt19937_64(seed);
+  }();
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
+  uint64_t x = 0;
   for (int i = 0; i < bytes; ++i) {
-    out += kHex[buf[i] >> 4];
-    out += kHex[buf[i] & 0xF];
+    if (i % 8 == 0) x = gen();
+    const auto b = static_cast<unsigned>(x & 0xFF);
+    x >>= 8;
+    out += kHex[b >> 4];
+    out += kHex[b & 0xF];
   }
   return out;
 }
@@ -211,13 +219,28 @@ Result<std::string> Store::next_ticket_number(int64_t now_ms, const std::string&
     year = tm.tm_year + 1900;
   }
   const std::string& shown = prefix.empty() ? prefix_ : prefix;
-  Stmt up(*db_,
-          "INSERT INTO ticket_sequence_by_prefix (prefix, year, last) VALUES (?1, ?2, 1) "
-          "ON CONFLICT (prefix, year) DO UPDATE SET last = ticket_sequence_by_prefix.last + 1 "
-          "RETURNING last");
-  up.bind(1, shown == prefix_ ? std::string() : shown).bind(2, year);
-  if (!up.step()) return Error{"ticket sequence: " + up.error()};
-  int64_t n = up.i64(0);
+  const std::string key = shown == prefix_ ? std::string() : shown;
+  int64_t n = 0;
+  if (db_->dialect() == db::Dialect::kSqlite) {
+    // Two plain statements: RETURNING costs SQLite a temporary table (see insert_id).
+    Stmt up(*db_,
+            "INSERT INTO ticket_sequence_by_prefix (prefix, year, last) VALUES (?1, ?2, 1) "
+            "ON CONFLICT (prefix, year) DO UPDATE SET last = ticket_sequence_by_prefix.last + 1");
+    up.bind(1, key).bind(2, year);
+    if (auto s = up.run(); !s) return Error{"ticket sequence: " + s.error()};
+    Stmt get(*db_, "SELECT last FROM ticket_sequence_by_prefix WHERE prefix = ?1 AND year = ?2");
+    get.bind(1, key).bind(2, year);
+    if (!get.step()) return Error{"ticket sequence: " + (get.ok() ? "no row" : get.error())};
+    n = get.i64(0);
+  } else {
+    Stmt up(*db_,
+            "INSERT INTO ticket_sequence_by_prefix (prefix, year, last) VALUES (?1, ?2, 1) "
+            "ON CONFLICT (prefix, year) DO UPDATE SET last = ticket_sequence_by_prefix.last + 1 "
+            "RETURNING last");
+    up.bind(1, key).bind(2, year);
+    if (!up.step()) return Error{"ticket sequence: " + up.error()};
+    n = up.i64(0);
+  }
   char buf[64];
   std::snprintf(buf, sizeof buf, "%s-%04d-%06lld", shown.c_str(), year, static_cast<long long>(n));
   return std::string(buf);
@@ -235,16 +258,19 @@ Result<int64_t> Store::queue_reply(const TicketRow& t, const std::string& kind, 
                                    const std::string& in_reply_to, int64_t now_ms) {
   // The key is stored with the row, so every retry after a crash sends the same one.
   std::string key = t.number + "-" + kind + "-" + random_hex(8);
-  Stmt s(*db_,
-         "INSERT INTO outbox (ticket_id, kind, account, in_reply_to_id, author_acct, text, "
-         "visibility, language, priority, idempotency_key, state, next_attempt_at, created_at) "
-         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'pending', ?11, ?11) RETURNING id");
-  s.bind(1, t.id).bind(2, kind).bind(3, t.account).bind(4, in_reply_to).bind(5, t.author_acct);
-  s.bind(6, d.text).bind(7, static_cast<int>(reply_visibility(t.visibility))).bind(8, d.language);
-  s.bind(9, static_cast<int>(t.priority)).bind(10, key).bind(11, now_ms);
-  if (!s.step()) return Error{"queue reply: " + s.error()};
-  const int64_t id = s.i64(0);
-  s.run().ok();
+  auto inserted = insert_id(
+      *db_,
+      "INSERT INTO outbox (ticket_id, kind, account, in_reply_to_id, author_acct, text, "
+      "visibility, language, priority, idempotency_key, state, next_attempt_at, created_at) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'pending', ?11, ?11)",
+      [&](Stmt& s) {
+        s.bind(1, t.id).bind(2, kind).bind(3, t.account).bind(4, in_reply_to);
+        s.bind(5, t.author_acct).bind(6, d.text);
+        s.bind(7, static_cast<int>(reply_visibility(t.visibility))).bind(8, d.language);
+        s.bind(9, static_cast<int>(t.priority)).bind(10, key).bind(11, now_ms);
+      });
+  if (!inserted) return Error{"queue reply: " + inserted.error()};
+  const int64_t id = *inserted;
   if (db_->dialect() == db::Dialect::kPostgres) {
     // Delivered at commit: the instance leading the account wakes its sender.
     Stmt n(*db_, "SELECT pg_notify('sotong_outbox', ?1)");
@@ -273,12 +299,18 @@ Result<int64_t> Store::replies_of_kind(int64_t ticket_id, const std::string& kin
 
 Result<int64_t> Store::acks_since(const Mention& m, int64_t since_ms) {
   // Platforms give a stable author id; the address is the fallback where one is missing.
-  Stmt s(*db_,
-         "SELECT count(*) FROM outbox o JOIN tickets t ON t.id = o.ticket_id WHERE "
-         "t.platform = ?1 AND t.account = ?2 AND (CASE WHEN ?3 != '' THEN t.author_id = ?3 "
-         "ELSE t.author_acct = ?4 END) AND o.kind = 'ack' AND o.created_at > ?5");
-  s.bind(1, m.platform).bind(2, m.account).bind(3, m.author_id).bind(4, m.author_acct);
-  s.bind(5, since_ms);
+  // Two statements, not one with a CASE: the engines cannot use tickets_author through a
+  // CASE, and every mention then read every ticket of the account. The address has no index
+  // (both connectors always give the id; one without is malformed and rare).
+  const bool by_id = !m.author_id.empty();
+  Stmt s(*db_, by_id ? "SELECT count(*) FROM outbox o JOIN tickets t ON t.id = o.ticket_id WHERE "
+                       "t.platform = ?1 AND t.account = ?2 AND t.author_id = ?3 AND "
+                       "o.kind = 'ack' AND o.created_at > ?4"
+                     : "SELECT count(*) FROM outbox o JOIN tickets t ON t.id = o.ticket_id WHERE "
+                       "t.platform = ?1 AND t.account = ?2 AND t.author_acct = ?3 AND "
+                       "o.kind = 'ack' AND o.created_at > ?4");
+  s.bind(1, m.platform).bind(2, m.account).bind(3, by_id ? m.author_id : m.author_acct);
+  s.bind(4, since_ms);
   if (!s.step()) return Error{"author limit: " + s.error()};
   return s.i64(0);
 }
@@ -293,7 +325,6 @@ Result<std::optional<TicketRow>> Store::thread_ticket(const Mention& m) {
   struct Lookup {
     std::string sql;
     std::string arg;
-    bool by_author = false;  // binds the author's address as ?4
   };
   std::vector<Lookup> lookups;
   const std::string by_post =
@@ -302,18 +333,17 @@ Result<std::optional<TicketRow>> Store::thread_ticket(const Mention& m) {
       "post_id = ?3)";
   lookups.push_back({by_post, m.in_reply_to_id});
   if (m.in_reply_to_self)
-    lookups.push_back(
-        {cols + "platform = ?1 AND account = ?2 AND (CASE WHEN ?3 != '' THEN author_id = ?3 ELSE "
-                "author_acct = ?4 END) AND id IN (SELECT ticket_id FROM outbox WHERE "
-                "platform_post_id = 'duplicate') ORDER BY id DESC LIMIT 1",
-         m.author_id, true});
+    lookups.push_back({cols + "platform = ?1 AND account = ?2 AND " +
+                           (m.author_id.empty() ? "author_acct" : "author_id") +
+                           " = ?3 AND id IN (SELECT ticket_id FROM outbox WHERE "
+                           "platform_post_id = 'duplicate') ORDER BY id DESC LIMIT 1",
+                       m.author_id.empty() ? m.author_acct : m.author_id});
   if (!m.thread_id.empty() && m.thread_id != m.in_reply_to_id)
     lookups.push_back({by_post, m.thread_id});
   for (const auto& l : lookups) {
     const std::string sql = l.sql + lock_clause();
     Stmt s(*db_, sql.c_str());
     s.bind(1, m.platform).bind(2, m.account).bind(3, l.arg);
-    if (l.by_author) s.bind(4, m.author_acct);
     if (!s.step()) {
       if (!s.ok()) return Error{"thread: " + s.error()};
       continue;
@@ -354,13 +384,16 @@ Result<IngestOutcome> Store::ingest(const Mention& m, const Decision& d, const I
       return Error{seen.error()};
     }
   }
-  auto queue = [&](const TicketRow& ticket, const std::string& key) -> Status {
+  // `fresh`: the ticket was made in this transaction, so it has no replies yet.
+  auto queue = [&](const TicketRow& ticket, const std::string& key, bool fresh) -> Status {
     if (key.empty() || !draft) return Status::Ok();
     const std::string kind = key.rfind("ack", 0) == 0 || key == o.limit_key ? "ack" : key;
     TicketRow t = ticket;
-    auto n = replies_of_kind(t.id, kind);
-    if (!n) return Error{n.error()};
-    t.repeat = static_cast<int>(*n);
+    if (!fresh) {
+      auto n = replies_of_kind(t.id, kind);
+      if (!n) return Error{n.error()};
+      t.repeat = static_cast<int>(*n);
+    }
     auto r = draft(t, key);
     if (!r) return Error{"reply \"" + key + "\" for " + t.number + ": " + r.error()};
     auto id = queue_reply(t, kind, *r, m.id, now_ms);
@@ -395,7 +428,7 @@ Result<IngestOutcome> Store::ingest(const Mention& m, const Decision& d, const I
         out.kind = IngestOutcome::Kind::kAddedToTicket;
         if (auto s = add_event(t.id, now_ms, actor, "citizen_reply", m.text); !s)
           return Error{s.error()};
-        if (auto s = queue(t, o.ack_thread_additions && !d.hide ? "added" : ""); !s)
+        if (auto s = queue(t, o.ack_thread_additions && !d.hide ? "added" : "", false); !s)
           return Error{s.error()};
       } else if (o.reopens) {
         out.kind = IngestOutcome::Kind::kReopened;
@@ -409,7 +442,7 @@ Result<IngestOutcome> Store::ingest(const Mention& m, const Decision& d, const I
         t.hidden = t.hidden || d.hide;
         if (auto s = add_event(t.id, now_ms, actor, "reopened", m.text); !s)
           return Error{s.error()};
-        if (auto s = queue(t, d.hide ? "" : "reopened"); !s) return Error{s.error()};
+        if (auto s = queue(t, d.hide ? "" : "reopened", false); !s) return Error{s.error()};
         t.updated_at_ms = now_ms;
         auto queued = queue_notification(t, notification::kReopened, "", o.notified, now_ms);
         if (!queued) return Error{queued.error()};
@@ -444,20 +477,23 @@ Result<IngestOutcome> Store::ingest(const Mention& m, const Decision& d, const I
       t.neighbourhood = d.neighbourhood;
       t.status = "open";
       t.created_at_ms = t.updated_at_ms = now_ms;
-      Stmt ins(*db_,
-               "INSERT INTO tickets (number, platform, account, mention_id, author, author_acct, "
-               "text, language, visibility, department, category, priority, rule, status, "
-               "created_at, updated_at, author_id, tags, hidden, notify, neighbourhood) VALUES "
-               "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 'open', ?14, ?14, ?15, "
-               "?16, ?17, ?18, ?19) RETURNING id");
-      ins.bind(1, t.number).bind(2, t.platform).bind(3, t.account).bind(4, t.mention_id);
-      ins.bind(5, t.author).bind(6, t.author_acct).bind(7, t.text).bind(8, t.language);
-      ins.bind(9, static_cast<int>(t.visibility)).bind(10, t.department).bind(11, t.category);
-      ins.bind(12, static_cast<int>(t.priority)).bind(13, t.rule).bind(14, now_ms);
-      ins.bind(15, t.author_id).bind(16, join_tags(t.tags)).bind(17, t.hidden ? 1 : 0);
-      ins.bind(18, t.notify ? 1 : 0).bind(19, t.neighbourhood);
-      if (!ins.step()) return Error{"insert ticket: " + ins.error()};
-      t.id = ins.i64(0);
+      auto inserted = insert_id(
+          *db_,
+          "INSERT INTO tickets (number, platform, account, mention_id, author, author_acct, "
+          "text, language, visibility, department, category, priority, rule, status, "
+          "created_at, updated_at, author_id, tags, hidden, notify, neighbourhood) VALUES "
+          "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 'open', ?14, ?14, ?15, "
+          "?16, ?17, ?18, ?19)",
+          [&](Stmt& ins) {
+            ins.bind(1, t.number).bind(2, t.platform).bind(3, t.account).bind(4, t.mention_id);
+            ins.bind(5, t.author).bind(6, t.author_acct).bind(7, t.text).bind(8, t.language);
+            ins.bind(9, static_cast<int>(t.visibility)).bind(10, t.department);
+            ins.bind(11, t.category).bind(12, static_cast<int>(t.priority)).bind(13, t.rule);
+            ins.bind(14, now_ms).bind(15, t.author_id).bind(16, join_tags(t.tags));
+            ins.bind(17, t.hidden ? 1 : 0).bind(18, t.notify ? 1 : 0).bind(19, t.neighbourhood);
+          });
+      if (!inserted) return Error{"insert ticket: " + inserted.error()};
+      t.id = *inserted;
       ticket_id = t.id;
       out.kind = IngestOutcome::Kind::kCreated;
       out.ticket_number = t.number;
@@ -490,7 +526,7 @@ Result<IngestOutcome> Store::ingest(const Mention& m, const Decision& d, const I
           key = o.limit_key;
         }
       }
-      if (auto s = queue(t, key); !s) return Error{s.error()};
+      if (auto s = queue(t, key, true); !s) return Error{s.error()};
     }
     Stmt mark(*db_,
               "INSERT INTO mentions_seen (platform, account, mention_id, ticket_id, decision, "

@@ -361,6 +361,8 @@ class Store {
   Result<std::vector<int64_t>> sent_times(const std::string& account, int64_t since_ms);
   // A cheap read that fails when the store does (for /healthz; counts() scans tables).
   Status ping();
+  // The engine's work so far (SQLite only; see db::Connection::work_steps).
+  int64_t work_steps() const { return db_->work_steps(); }
   // A small write: whether the store takes writes again after a full disk or a lost server.
   Status probe_write(int64_t now_ms);
   // The store thread's group transaction (group commit, see StoreThread). group_intact() is

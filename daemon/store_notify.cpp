@@ -7,6 +7,7 @@
 
 namespace sotong {
 
+using store_sql::insert_id;
 using store_sql::Stmt;
 using store_sql::Transaction;
 
@@ -76,17 +77,17 @@ Result<int64_t> Store::queue_notification(const TicketRow& t, std::string_view e
                                           const std::string& from,
                                           const NotifiedDepartments& notified, int64_t now_ms) {
   if (!notified.contains(t.department)) return int64_t{0};
-  Stmt s(*db_,
-         "INSERT INTO notifications (ticket_id, department, event, urgent, payload, state, "
-         "next_attempt_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6) "
-         "RETURNING id");
-  s.bind(1, t.id).bind(2, t.department).bind(3, std::string(event));
-  s.bind(4, notification::urgent(t) ? 1 : 0);
-  s.bind(5, notification::payload(t, event, from, now_ms)).bind(6, now_ms);
-  if (!s.step()) return Error{"queue notification: " + s.error()};
-  const int64_t id = s.i64(0);
-  if (auto st = s.run(); !st) return Error{"queue notification: " + st.error()};
-  return id;
+  auto id = insert_id(*db_,
+                      "INSERT INTO notifications (ticket_id, department, event, urgent, payload, "
+                      "state, next_attempt_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, "
+                      "'pending', ?6, ?6)",
+                      [&](Stmt& s) {
+                        s.bind(1, t.id).bind(2, t.department).bind(3, std::string(event));
+                        s.bind(4, notification::urgent(t) ? 1 : 0);
+                        s.bind(5, notification::payload(t, event, from, now_ms)).bind(6, now_ms);
+                      });
+  if (!id) return Error{"queue notification: " + id.error()};
+  return *id;
 }
 
 Result<std::vector<NotificationRow>> Store::due_notifications(int64_t now_ms, int limit,

@@ -5,6 +5,7 @@
 #include <utf8proc.h>
 
 #include <algorithm>
+#include <chrono>
 #include <boost/json/value.hpp>
 #include <cctype>
 #include <set>
@@ -369,7 +370,11 @@ PostOutcome SandboxState::post_status(const PostInput& in) {
   self.last_status_at_ms = now;
   statuses_[s.id] = s;
 
-  posts_.push_back(PostRecord{s.id, s.in_reply_to_id, in.text, visibility, s.language, key, now});
+  const int64_t real_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+  posts_.push_back(
+      PostRecord{s.id, s.in_reply_to_id, in.text, visibility, s.language, key, now, real_us});
   ++stats_.posts;
   if (key) idempotency_[*key] = IdempotencyEntry{s.id, now};
   return PostOutcome{PostOutcome::Kind::kCreated, s.id, {}};
@@ -696,6 +701,7 @@ json::array SandboxState::posts_json() const {
     o["idempotency_key"] = opt_string(p.idempotency_key);
     o["received_at"] = iso8601_utc(p.received_at_ms);
     o["received_at_ms"] = p.received_at_ms;
+    o["received_at_us"] = p.received_at_us;
     out.push_back(std::move(o));
   }
   return out;

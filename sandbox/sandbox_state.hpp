@@ -78,6 +78,9 @@ struct PostRecord {
   std::optional<std::string> language;
   std::optional<std::string> idempotency_key;
   int64_t received_at_ms = 0;
+  // The machine's real clock in microseconds, whatever clock the state runs on: the
+  // benchmarks time round trips with it.
+  int64_t received_at_us = 0;
 };
 
 struct MentionInput {

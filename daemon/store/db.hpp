@@ -71,6 +71,13 @@ class Connection {
   virtual ~Connection() = default;
   virtual Dialect dialect() const = 0;
   virtual std::unique_ptr<Statement> prepare(std::string_view sql) = 0;
+  // The rowid of the last INSERT on this connection (SQLite); 0 where the engine has none
+  // (PostgreSQL: use RETURNING).
+  virtual int64_t last_insert_id() const { return 0; }
+  // The engine's work so far, in virtual machine steps of the statements finished (SQLite; 0
+  // elsewhere). A query that cannot seek by an index grows with the store; a test catches
+  // that here long before a city's store is big enough to feel it.
+  virtual int64_t work_steps() const { return 0; }
   // Runs one or more statements without parameters (schema, pragmas).
   virtual Status exec(std::string_view sql) = 0;
 

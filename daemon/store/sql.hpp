@@ -65,6 +65,25 @@ class Transaction {
   std::string error_;
 };
 
+// Runs an INSERT of one row (`sql` without RETURNING; `bind` binds its parameters) and gives
+// the new row's id. SQLite runs RETURNING through a temporary table, which cost more than the
+// insert itself on the ingest path; its own rowid is free.
+template <class Bind>
+Result<int64_t> insert_id(db::Connection& db, std::string_view sql, Bind&& bind) {
+  const bool returning = db.dialect() != db::Dialect::kSqlite;
+  const std::string text = returning ? std::string(sql) + " RETURNING id" : std::string(sql);
+  Stmt s(db, text);
+  bind(s);
+  if (!returning) {
+    if (auto st = s.run(); !st) return Error{st.error()};
+    return db.last_insert_id();
+  }
+  if (!s.step()) return Error{s.ok() ? std::string("no row inserted") : s.error()};
+  const int64_t id = s.i64(0);
+  if (auto st = s.run(); !st) return Error{st.error()};
+  return id;
+}
+
 // Takes a pending row of `table` (outbox, notifications) for `claimant` until now + lease,
 // unless another instance holds it (PostgreSQL: FOR UPDATE SKIP LOCKED); true when taken.
 inline Result<bool> claim_row(db::Connection& db, std::string_view table, int64_t id,

@@ -527,6 +527,49 @@ TEST_F(StoreTest, TheAuthorLimitWarnsOnceThenOpensSilently) {
   EXPECT_EQ(store->ingest(later, roads(), o, keyed(), 1000 + 3600 * 1000 + 10)->reply_key, "ack");
 }
 
+#ifndef SOTONG_STORE_ON_POSTGRES
+// Every query an ingest runs seeks by an index: its cost does not grow with the store. The
+// author limit's query once read every ticket of the account for each mention.
+TEST_F(StoreTest, AnIngestCostsTheSameWhateverTheStoreHolds) {
+  IngestOptions o;
+  o.author_ack_limit = 5;
+  int next = 1000;
+  auto fill = [&](int n) {
+    for (int i = 0; i < n; ++i, ++next) {
+      Mention m = sample(std::to_string(next));
+      m.author_id = std::to_string(next % 50);
+      m.author_acct = "c" + std::to_string(next % 50) + "@example.org";
+      ASSERT_TRUE(store->ingest(m, roads(), o, keyed(), next).ok());
+    }
+  };
+  // One of each kind of ingest: a new ticket, an answer under our reply, a duplicate. Gives
+  // the engine's work for the three. (A mention without an author id falls back to the
+  // address, which has no index: both connectors always give the id.)
+  auto three = [&](const std::string& tag) {
+    const auto before = store->work_steps();
+    Mention fresh = sample("fresh-" + tag);
+    fresh.author_id = "7";
+    EXPECT_TRUE(store->ingest(fresh, roads(), o, keyed(), 1'000'000).ok());
+    Mention under = reply_to("under-" + tag, "1007", "사진 추가합니다");
+    under.author_id = "7";
+    under.author_acct = "c7@example.org";
+    under.thread_id = "1007";
+    under.in_reply_to_self = true;
+    EXPECT_TRUE(store->ingest(under, roads(), o, keyed(), 1'000'002).ok());
+    EXPECT_TRUE(store->ingest(fresh, roads(), o, keyed(), 1'000'003).ok());
+    return store->work_steps() - before;
+  };
+  fill(60);
+  const auto small = three("a");
+  fill(600);
+  const auto big = three("b");
+  ASSERT_GT(small, 0);
+  // Ten times the tickets: a scan would cost about ten times the work; seeks cost the same.
+  EXPECT_LT(big, small * 3 / 2) << "work for three ingests: " << small << " with 60 tickets, "
+                                << big << " with 660";
+}
+#endif
+
 TEST_F(StoreTest, HiddenTicketsGetNoReplyAndKeepTagsAndFlags) {
   Decision d = roads();
   d.hide = true;

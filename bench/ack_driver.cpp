@@ -14,16 +14,17 @@
 //          reads the replies posted so far and prints in which order they answered FILE's
 //          mentions: "order: posted U_POSTED/U urgent, last urgent at position P,
 //          N_POSTED normal with INVERSIONS out of order".
+#include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -133,9 +134,10 @@ int order(Sandbox& sandbox, const std::string& file) {
       newest_normal = std::max(newest_normal, it->second.first);
     }
   }
-  std::printf("order: posted %d/%d urgent, last urgent at position %d, %d normal with %d out of "
-              "order\n",
-              urgent_posted, urgent, last_urgent, normal, inversions);
+  std::printf(
+      "order: posted %d/%d urgent, last urgent at position %d, %d normal with %d out of "
+      "order\n",
+      urgent_posted, urgent, last_urgent, normal, inversions);
   return 0;
 }
 
@@ -171,21 +173,23 @@ int main(int argc, char** argv) {
     return 2;
   }
   Sandbox sandbox(port);
-  const int64_t posts_before = sandbox.call(http::verb::get, "/_sandbox/stats").at("posts").as_int64();
+  const int64_t posts_before =
+      sandbox.call(http::verb::get, "/_sandbox/stats").at("posts").as_int64();
 
   // Distinct authors (the per-author acknowledgement limit stays out of the way), a text the
   // default rules route to a department.
   std::unordered_map<std::string, int64_t> sent_at;  // mention id → µs just before creating it
+  std::unordered_map<std::string, int> index_of;     // mention id → its place in the run
   const auto start = std::chrono::steady_clock::now();
   int64_t behind_us = 0;  // how late the injector ran against its schedule, at worst
   for (int i = 0; i < n; ++i) {
     if (steady) {
       const auto due = start + std::chrono::microseconds(static_cast<int64_t>(i * 1e6 / rate));
       std::this_thread::sleep_until(due);
-      behind_us = std::max<int64_t>(
-          behind_us, std::chrono::duration_cast<std::chrono::microseconds>(
-                         std::chrono::steady_clock::now() - due)
-                         .count());
+      behind_us =
+          std::max<int64_t>(behind_us, std::chrono::duration_cast<std::chrono::microseconds>(
+                                           std::chrono::steady_clock::now() - due)
+                                           .count());
     }
     json::object m{{"author", "bench" + std::to_string(i)},
                    {"visibility", "public"},
@@ -194,6 +198,7 @@ int main(int argc, char** argv) {
     const int64_t t = now_us();
     auto created = sandbox.call(http::verb::post, "/_sandbox/mentions", json::serialize(m));
     sent_at.emplace(std::string(created.at("id").as_string()), t);
+    index_of.emplace(std::string(created.at("id").as_string()), i);
   }
   const double inject_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -211,6 +216,7 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   std::vector<double> ms;
+  std::vector<std::pair<double, int>> worst;  // (ms, place in the run)
   auto all = sandbox.call(http::verb::get, "/_sandbox/posts");
   int answered_twice = 0;
   for (const auto& p : all.as_array()) {
@@ -223,6 +229,7 @@ int main(int argc, char** argv) {
       continue;
     }
     ms.push_back(static_cast<double>(o.at("received_at_us").as_int64() - it->second) / 1000.0);
+    worst.emplace_back(ms.back(), index_of[it->first]);
     it->second = -1;
   }
   if (static_cast<int>(ms.size()) != n || answered_twice > 0) {
@@ -235,6 +242,12 @@ int main(int argc, char** argv) {
               label.c_str(), n, inject_s, n / inject_s, behind_us / 1000.0);
   std::printf("  round trip (ms): p50 %.1f  p90 %.1f  p99 %.1f  max %.1f\n", at(ms, 0.5),
               at(ms, 0.9), at(ms, 0.99), ms.back());
+  // Where the slowest fell in the run: at its start, spread, or in one stall.
+  std::sort(worst.begin(), worst.end(), std::greater<>());
+  std::printf("  slowest (ms @ mention):");
+  for (std::size_t i = 0; i < std::min<std::size_t>(8, worst.size()); ++i)
+    std::printf(" %.1f@%d", worst[i].first, worst[i].second);
+  std::printf("\n");
   std::printf("result: %s %d %.1f %.1f %.1f\n", label.c_str(), n, at(ms, 0.5), at(ms, 0.99),
               ms.back());
   return 0;

@@ -125,9 +125,9 @@ double plain_inserts(const std::string& location, int run, int n, int batch) {
   }
   sqlite3* db = nullptr;
   // One thread, as the store's connection: no locking per call.
-  check(sqlite3_open_v2(location.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-                        nullptr),
-        db, "open");
+  check(
+      sqlite3_open_v2(location.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr),
+      db, "open");
   for (const char* p : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
                         "PRAGMA foreign_keys=ON", "PRAGMA temp_store=MEMORY"})
     check(sqlite3_exec(db, p, nullptr, nullptr, nullptr), db, p);
@@ -226,8 +226,9 @@ void wipe_pg(const std::string& url) {
     std::fprintf(stderr, "cannot connect: %s\n", PQerrorMessage(c));
     std::exit(1);
   }
-  check_pg(PQexec(c, "SET client_min_messages = warning; DROP SCHEMA public CASCADE; "
-                     "CREATE SCHEMA public"),
+  check_pg(PQexec(c,
+                  "SET client_min_messages = warning; DROP SCHEMA public CASCADE; "
+                  "CREATE SCHEMA public"),
            c, "wipe");
   PQfinish(c);
 }
@@ -274,9 +275,8 @@ double plain_inserts_pg(const std::string& url, int run, int n, int batch) {
     for (const auto& p : params) v.push_back(p.c_str());
     PGresult* r = PQexecPrepared(c, ("s" + std::to_string(k)).c_str(), static_cast<int>(v.size()),
                                  v.data(), nullptr, nullptr, 0);
-    std::string first = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0
-                            ? PQgetvalue(r, 0, 0)
-                            : "";
+    std::string first =
+        PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "";
     check_pg(r, c, sql[k]);
     return first;
   };
@@ -291,9 +291,9 @@ double plain_inserts_pg(const std::string& url, int run, int n, int batch) {
         exec(1, {number, m.id, m.author, m.author_acct, m.text, now, m.author_id});
     exec(2, {ticket, now});
     exec(3, {m.id, ticket});
-    const std::string outbox = exec(4, {ticket, m.id, m.author_acct,
-                                        "@" + m.author_acct + " 접수번호 " + number,
-                                        number + "-ack-0123456789abcdef", now});
+    const std::string outbox =
+        exec(4, {ticket, m.id, m.author_acct, "@" + m.author_acct + " 접수번호 " + number,
+                 number + "-ack-0123456789abcdef", now});
     exec(5, {ticket, now, "outbox=" + outbox + " template=ack"});
     exec(6, {m.id, ticket, now});
     if (i % batch == batch - 1 || i == n - 1) check_pg(PQexec(c, "COMMIT"), c, "commit");
@@ -358,7 +358,8 @@ int main(int argc, char** argv) {
   }
   // The baseline is only fair if it writes what an ingest writes.
   if (!plain_rows.empty() && !ingest_rows.empty() && plain_rows != ingest_rows) {
-    std::fprintf(stderr, "the baseline's rows differ from the store's:\n  plain:  %s\n  store:  %s\n",
+    std::fprintf(stderr,
+                 "the baseline's rows differ from the store's:\n  plain:  %s\n  store:  %s\n",
                  plain_rows.c_str(), ingest_rows.c_str());
     return 1;
   }
@@ -379,9 +380,10 @@ int main(int argc, char** argv) {
   if (!plain.empty()) {
     const double p = median(plain);
     const char* engine = pg ? "PostgreSQL" : "SQLite";
-    std::printf("  plain inserts of the same rows, 64 per transaction (engine baseline): %8.0f "
-                "mentions/s\n",
-                p);
+    std::printf(
+        "  plain inserts of the same rows, 64 per transaction (engine baseline): %8.0f "
+        "mentions/s\n",
+        p);
     if (!ingest_rows.empty()) std::printf("  rows written by each: %s\n", ingest_rows.c_str());
     std::printf("  durable ingest / baseline: %.0f%%\n", 100.0 * g / p);
     std::printf(

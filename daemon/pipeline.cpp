@@ -2,16 +2,24 @@
 
 #include <fmt/ranges.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <memory>
 #include <set>
+#include <utility>
 
 #include "connectors/mastodon/status_length.hpp"
 #include "connectors/x/tweet_length.hpp"
 #include "daemon/text/personal_data.hpp"
 #include "daemon/text/unicode.hpp"
 #include "daemon/util/clock.hpp"
+#include "daemon/util/doorbell.hpp"
 #include "daemon/util/log.hpp"
 
 namespace sotong {
+
+namespace asio = boost::asio;
 
 namespace {
 
@@ -301,77 +309,125 @@ boost::asio::awaitable<bool> Pipeline::deliver(const std::vector<Mention>& menti
   if (!store_.healthy()) co_return false;
   std::set<std::string> queued_accounts;
   bool notified = false;
-  for (const auto& m : mentions) {
-    const int64_t now = now_ms();
-    Decision d = decide(*rt, m);
-    IngestOptions o = ingest_options(*rt, m, d, now);
-    FitFn fit = fit_for(m.account);
-    KeyedDraftFn draft = [rt, fit, now](const TicketRow& t, const std::string& key) {
-      return render_reply(*rt, key, t, fit, now);
+  auto ex = co_await asio::this_coro::executor;
+  for (std::size_t first = 0; first < mentions.size(); first += kChunk) {
+    const std::size_t n = std::min(kChunk, mentions.size() - first);
+    // The chunk goes to the store at once, so the store thread commits it in one transaction
+    // (group commit): a backlog after an outage costs a sync per chunk, not per mention. Each
+    // mention is still its own savepoint, and the answers are read in order below.
+    struct Chunk {
+      explicit Chunk(asio::any_io_executor e, std::size_t size) : done(e), results(size) {}
+      Doorbell done;
+      std::vector<Result<IngestOutcome>> results;
+      std::vector<Decision> decisions;
+      std::size_t pending = 0;
     };
-    auto job = [m, d, o, draft, now](Store& s) { return s.ingest(m, d, o, draft, now); };
-    auto r = co_await store_.run(std::move(job));
-    if (!r) {
-      log::error("mention not stored; read again later",
-                 {{"account", m.account}, {"mention", m.id}, {"error", r.error()}});
-      co_return false;
+    auto chunk = std::make_shared<Chunk>(ex, n);
+    chunk->pending = n;
+    // One mention alone moves the cursor in its own transaction. In a chunk the cursor moves
+    // only once every mention of it is stored: one failing must not be skipped by the cursor
+    // another one carried past it.
+    std::string chunk_cursor;
+    for (std::size_t i = 0; i < n; ++i) {
+      Mention m = mentions[first + i];
+      if (n > 1 && !m.cursor.empty()) chunk_cursor = std::exchange(m.cursor, std::string());
+      const int64_t now = now_ms();
+      Decision d = decide(*rt, m);
+      chunk->decisions.push_back(d);
+      IngestOptions o = ingest_options(*rt, m, d, now);
+      FitFn fit = fit_for(m.account);
+      KeyedDraftFn draft = [rt, fit, now](const TicketRow& t, const std::string& key) {
+        return render_reply(*rt, key, t, fit, now);
+      };
+      auto job = [m = std::move(m), d, o, draft, now](Store& s) {
+        return s.ingest(m, d, o, draft, now);
+      };
+      asio::co_spawn(
+          ex,
+          [this, chunk, i, job = std::move(job)]() mutable -> asio::awaitable<void> {
+            chunk->results[i] = co_await store_.run(std::move(job));
+            if (--chunk->pending == 0) chunk->done.ring();
+          },
+          asio::detached);
     }
-    if (r->outbox_id != 0) queued_accounts.insert(m.account);
-    if (r->notification_id != 0) notified = true;
-    if (metrics_ != nullptr && r->kind != IngestOutcome::Kind::kDuplicate)
-      metrics_->mention_received(m.platform, m.account);
-    switch (r->kind) {
-      case IngestOutcome::Kind::kCreated:
-        log::info("ticket opened", {{"ticket", r->ticket_number},
-                                    {"account", m.account},
-                                    {"mention", m.id},
-                                    {"rule", d.rule},
-                                    {"department", d.department},
-                                    {"priority", to_string(d.priority)},
-                                    {"visibility", to_string(m.visibility)},
-                                    {"reply", r->reply_key.empty() ? "none" : r->reply_key},
-                                    {"hidden", d.hide},
-                                    {"notify", d.notify}});
-        // The author's handle stays out: the ticket number leads to it for those allowed.
-        if (r->limited)
-          log::warn("author over the acknowledgement limit: ticket opened silently",
-                    {{"ticket", r->ticket_number},
-                     {"limit_per_hour", rt->config.acks_per_author_per_hour}});
-        if (m.visibility == Visibility::kPublic || m.visibility == Visibility::kUnlisted)
-          log::debug("mention text",
-                     {{"ticket", r->ticket_number}, {"text", text::mask_personal_data(m.text)}});
-        break;
-      case IngestOutcome::Kind::kAddedToTicket:
-        log::info("citizen replied in the thread",
-                  {{"ticket", r->ticket_number},
-                   {"account", m.account},
-                   {"mention", m.id},
-                   {"reply", r->reply_key.empty() ? "none" : r->reply_key}});
-        break;
-      case IngestOutcome::Kind::kReopened:
-        // The department learns of it here and from the ticket's events (status open again).
-        log::warn("ticket reopened by the citizen", {{"ticket", r->ticket_number},
-                                                     {"account", m.account},
-                                                     {"mention", m.id},
-                                                     {"department", r->department}});
-        break;
-      case IngestOutcome::Kind::kDuplicate:
-        log::debug("mention seen before",
-                   {{"ticket", r->ticket_number.empty() ? "none" : r->ticket_number},
-                    {"account", m.account},
-                    {"mention", m.id}});
-        break;
-      case IngestOutcome::Kind::kIgnored:
-        log::info("mention ignored by a rule", {{"account", m.account},
-                                                {"mention", m.id},
-                                                {"rule", d.rule},
-                                                {"reason", d.ignore_reason}});
-        break;
+    while (chunk->pending > 0) co_await chunk->done.wait(std::chrono::seconds(1));
+    for (std::size_t i = 0; i < n; ++i) {
+      const Mention& m = mentions[first + i];
+      const Decision& d = chunk->decisions[i];
+      auto& r = chunk->results[i];
+      if (!r) {
+        log::error("mention not stored; read again later",
+                   {{"account", m.account}, {"mention", m.id}, {"error", r.error()}});
+        co_return false;
+      }
+      handled(*rt, m, d, *r, queued_accounts, notified);
+    }
+    if (!chunk_cursor.empty()) {
+      const Mention& last = mentions[first + n - 1];
+      auto saved = co_await save_cursor(last.platform, last.account, chunk_cursor);
+      if (!saved) co_return false;
     }
   }
   for (const auto& a : queued_accounts) notify_queued(a);
   if (notified) notification_queued();
   co_return true;
+}
+
+void Pipeline::handled(const Runtime& rt, const Mention& m, const Decision& d,
+                       const IngestOutcome& r, std::set<std::string>& queued_accounts,
+                       bool& notified) {
+  if (r.outbox_id != 0) queued_accounts.insert(m.account);
+  if (r.notification_id != 0) notified = true;
+  if (metrics_ != nullptr && r.kind != IngestOutcome::Kind::kDuplicate)
+    metrics_->mention_received(m.platform, m.account);
+  switch (r.kind) {
+    case IngestOutcome::Kind::kCreated:
+      log::info("ticket opened", {{"ticket", r.ticket_number},
+                                  {"account", m.account},
+                                  {"mention", m.id},
+                                  {"rule", d.rule},
+                                  {"department", d.department},
+                                  {"priority", to_string(d.priority)},
+                                  {"visibility", to_string(m.visibility)},
+                                  {"reply", r.reply_key.empty() ? "none" : r.reply_key},
+                                  {"hidden", d.hide},
+                                  {"notify", d.notify}});
+      // The author's handle stays out: the ticket number leads to it for those allowed.
+      if (r.limited)
+        log::warn(
+            "author over the acknowledgement limit: ticket opened silently",
+            {{"ticket", r.ticket_number}, {"limit_per_hour", rt.config.acks_per_author_per_hour}});
+      if (m.visibility == Visibility::kPublic || m.visibility == Visibility::kUnlisted)
+        log::debug("mention text",
+                   {{"ticket", r.ticket_number}, {"text", text::mask_personal_data(m.text)}});
+      break;
+    case IngestOutcome::Kind::kAddedToTicket:
+      log::info("citizen replied in the thread",
+                {{"ticket", r.ticket_number},
+                 {"account", m.account},
+                 {"mention", m.id},
+                 {"reply", r.reply_key.empty() ? "none" : r.reply_key}});
+      break;
+    case IngestOutcome::Kind::kReopened:
+      // The department learns of it here and from the ticket's events (status open again).
+      log::warn("ticket reopened by the citizen", {{"ticket", r.ticket_number},
+                                                   {"account", m.account},
+                                                   {"mention", m.id},
+                                                   {"department", r.department}});
+      break;
+    case IngestOutcome::Kind::kDuplicate:
+      log::debug("mention seen before",
+                 {{"ticket", r.ticket_number.empty() ? "none" : r.ticket_number},
+                  {"account", m.account},
+                  {"mention", m.id}});
+      break;
+    case IngestOutcome::Kind::kIgnored:
+      log::info("mention ignored by a rule", {{"account", m.account},
+                                              {"mention", m.id},
+                                              {"rule", d.rule},
+                                              {"reason", d.ignore_reason}});
+      break;
+  }
 }
 
 boost::asio::awaitable<bool> Pipeline::save_cursor(const std::string& platform,

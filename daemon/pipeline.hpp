@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "connectors/connector.hpp"
@@ -110,6 +111,12 @@ class Pipeline : public MentionSink {
   }
 
  private:
+  // Mentions of one delivery sent to the store at once (one group transaction).
+  static constexpr std::size_t kChunk = 64;
+  // Logs and counts one stored mention; notes the accounts with replies queued.
+  void handled(const Runtime& rt, const Mention& m, const Decision& d, const IngestOutcome& r,
+               std::set<std::string>& queued_accounts, bool& notified);
+
   StoreThread& store_;
   std::shared_ptr<const Runtime> runtime_;
   std::map<std::string, Connector*> connectors_;

@@ -332,28 +332,41 @@ asio::awaitable<bool> MastodonConnector::catch_up(MentionSink& sink) {
                  {{"account", config_.name}, {"notification", str(n, "id")}, {"reason", why}});
     }
   }
-  if (!contiguous)
-    for (auto& m : mentions) m.cursor.clear();
-  if (!mentions.empty() && !(co_await sink.deliver(mentions))) co_return false;
   if (!contiguous) {
+    // A long outage: the gap behind the pages read is read forward from the cursor first,
+    // page by page, and the newest pages held here go last. So the store takes the backlog
+    // oldest first (the replies follow in that order) and the cursor moves with every page.
     log::warn("walk back did not reach the cursor; reading forward from it",
               {{"account", config_.name}, {"pages", pages}});
     const std::string from = *cursor;
-    co_return co_await catch_up_forward(sink, from);
+    const std::string until = fresh.empty() ? std::string() : str(fresh.front(), "id");
+    if (!(co_await catch_up_forward(sink, from, until))) co_return false;
   }
+  if (!mentions.empty() && !(co_await sink.deliver(mentions))) co_return false;
   if (!newest.empty() && (!cursor || id_less(*cursor, newest)))
     if (!(co_await sink.save_cursor(platform_, config_.name, newest))) co_return false;
   co_return true;
 }
 
 asio::awaitable<bool> MastodonConnector::catch_up_forward(MentionSink& sink,
-                                                          const std::string& cursor) {
+                                                          const std::string& cursor,
+                                                          const std::string& until) {
   std::string from = cursor;
-  for (int page = 0; page < kMaxPagesPerPoll && !stopping_; ++page) {
+  // No page limit: every page is stored and the cursor moved before the next is read, so a
+  // stop or an error anywhere resumes from there.
+  while (!stopping_) {
     // min_id: the page just after `from`, so each page joins the last and the cursor may move.
     const auto req = authed("GET", "/api/v1/notifications?types%5B%5D=mention&limit=" +
                                        std::to_string(kPageLimit) + "&min_id=" + from);
     auto r = co_await reader_->request(req);
+    if (r && r->status == 429) {
+      auto wait = rate_limit_wait(*r);
+      log::warn("poll rate-limited; waiting",
+                {{"account", config_.name}, {"wait_ms", wait.count()}});
+      observe_rate_limit_wait();
+      co_await sleep(wait);
+      continue;
+    }
     if (!r || r->status != 200) co_return false;
     boost::system::error_code ec;
     auto v = json::parse(r->body, ec);
@@ -377,8 +390,10 @@ asio::awaitable<bool> MastodonConnector::catch_up_forward(MentionSink& sink,
     const std::string newest = str(items.back(), "id");
     if (!(co_await sink.save_cursor(platform_, config_.name, newest))) co_return false;
     from = newest;
+    // Joined the pages the walk back read: the caller stores those.
+    if (!until.empty() && !id_less(from, until)) co_return true;
   }
-  co_return true;
+  co_return !stopping_;
 }
 
 asio::awaitable<void> MastodonConnector::stream_loop(MentionSink& sink) {

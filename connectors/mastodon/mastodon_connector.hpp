@@ -40,8 +40,10 @@ class MastodonConnector : public Connector {
   struct Stream;
   boost::asio::awaitable<bool> verify();
   boost::asio::awaitable<bool> catch_up(MentionSink& sink);
-  // Pages forward from `cursor` with min_id when walking back could not reach it.
-  boost::asio::awaitable<bool> catch_up_forward(MentionSink& sink, const std::string& cursor);
+  // Pages forward from `cursor` with min_id when walking back could not reach it, until a
+  // page reaches `until` (the oldest the walk back read; empty: to the newest).
+  boost::asio::awaitable<bool> catch_up_forward(MentionSink& sink, const std::string& cursor,
+                                                const std::string& until);
   boost::asio::awaitable<void> stream_loop(MentionSink& sink);
   boost::asio::awaitable<void> sleep(std::chrono::milliseconds d);
   HttpRequest authed(std::string method, std::string target) const;

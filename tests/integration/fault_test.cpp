@@ -195,6 +195,33 @@ TEST_F(Faults, KillNineAtRandomMomentsMidBurstLosesNothingAndDoublesNothing) {
   expect_each_answered_once(ids);
 }
 
+// An outage longer than one poll reads (40 pages): the gap is read forward from the stored
+// cursor, every mention gets its ticket, and the answers go out oldest first.
+TEST_F(Faults, ALongOutageIsReadWholeAndAnsweredOldestFirst) {
+  f.start_sandbox({"--rate-limit", "0"});
+  f.write_config();
+  std::vector<std::string> ids{f.mention("early", "지하철 역 엘리베이터가 고장났어요")};
+  f.start_daemon();  // its first read stores the cursor at the mention above
+  ASSERT_TRUE(f.wait_for_posts(1, std::chrono::seconds(15)));
+  f.stop_daemon();
+  constexpr int kBacklog = 3300;  // more than 40 pages of 80
+  for (int i = 0; i < kBacklog; ++i)
+    ids.push_back(f.mention("outage" + std::to_string(i), "지하철 역 엘리베이터가 고장났어요"));
+  f.start_daemon();
+  ASSERT_TRUE(f.wait_for_posts(ids.size(), std::chrono::seconds(90)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  expect_each_answered_once(ids);
+  std::map<std::string, int> place;
+  for (std::size_t i = 0; i < ids.size(); ++i) place[ids[i]] = static_cast<int>(i);
+  int last = -1, out_of_order = 0;
+  for (const auto& p : f.posts()) {
+    const int at = place[std::string(p.at("in_reply_to_id").as_string())];
+    if (at < last) ++out_of_order;
+    last = std::max(last, at);
+  }
+  EXPECT_EQ(out_of_order, 0);
+}
+
 TEST_F(Faults, SigtermFinishesAndExitsZero) {
   f.start_sandbox();
   f.write_config();

@@ -5,6 +5,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <exception>
 #include <memory>
 #include <set>
 #include <utility>
@@ -345,7 +346,14 @@ boost::asio::awaitable<bool> Pipeline::deliver(const std::vector<Mention>& menti
       asio::co_spawn(
           ex,
           [this, chunk, i, job = std::move(job)]() mutable -> asio::awaitable<void> {
-            chunk->results[i] = co_await store_.run(std::move(job));
+            // A job that throws is this mention's error, never a chunk waiting forever.
+            try {
+              chunk->results[i] = co_await store_.run(std::move(job));
+            } catch (const std::exception& e) {
+              chunk->results[i] = Error{std::string("store job failed: ") + e.what()};
+            } catch (...) {
+              chunk->results[i] = Error{"store job failed"};
+            }
             if (--chunk->pending == 0) chunk->done.ring();
           },
           asio::detached);

@@ -126,6 +126,13 @@ class Checkpointer {
       return nullptr;  // the commits then checkpoint inline, past kInlinePages
     }
     sqlite3_busy_timeout(db, kBusyTimeoutMs);
+    // A connection learns the file is in WAL mode, and opens the WAL, at its first read;
+    // until then a checkpoint on it does nothing at all.
+    if (sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr) !=
+        SQLITE_OK) {
+      sqlite3_close_v2(db);
+      return nullptr;
+    }
     return std::unique_ptr<Checkpointer>(new Checkpointer(db));
   }
   ~Checkpointer() {

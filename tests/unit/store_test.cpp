@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <chrono>
+#include <filesystem>
 #include <regex>
+#include <thread>
 
 #include "store_fixture.hpp"
 #include "temp_dir.hpp"
@@ -528,6 +531,22 @@ TEST_F(StoreTest, TheAuthorLimitWarnsOnceThenOpensSilently) {
 }
 
 #ifndef SOTONG_STORE_ON_POSTGRES
+// The WAL is copied into the database file by the store's own checkpoint thread while the
+// store is open (a commit never does it inline below 20,000 pages): the file grows.
+TEST_F(StoreTest, TheWalIsCheckpointedInTheBackground) {
+  const auto file = std::filesystem::path(location);
+  const auto before = std::filesystem::file_size(file);
+  for (int i = 0; i < 400; ++i) {
+    Mention m = sample(std::to_string(10'000 + i));
+    m.author_id = std::to_string(i);
+    ASSERT_TRUE(store->ingest(m, roads(), IngestOptions{}, keyed(), 1000 + i).ok());
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::filesystem::file_size(file) == before && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_GT(std::filesystem::file_size(file), before);
+}
+
 // Every query an ingest runs seeks by an index: its cost does not grow with the store. The
 // author limit's query once read every ticket of the account for each mention.
 TEST_F(StoreTest, AnIngestCostsTheSameWhateverTheStoreHolds) {

@@ -81,6 +81,17 @@ stack_mention() {
       "http://127.0.0.1:$sp/_sandbox/mentions" | jq -r .id
 }
 
+# stack_wait_streaming: until a reader holds the sandbox's stream open (10 s at most)
+stack_wait_streaming() {
+  for _ in $(seq 1 200); do
+    [ "$(curl -fs "http://127.0.0.1:$sp/_sandbox/stats" | jq .stream_connections)" -ge 1 ] &&
+      return 0
+    sleep 0.05
+  done
+  echo "no stream opened" >&2
+  return 1
+}
+
 # stack_wait_posts N: until the sandbox has received at least N posts (10 s at most)
 stack_wait_posts() {
   for _ in $(seq 1 200); do

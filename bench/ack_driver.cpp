@@ -178,8 +178,12 @@ int main(int argc, char** argv) {
 
   // Distinct authors (the per-author acknowledgement limit stays out of the way), a text the
   // default rules route to a department.
-  std::unordered_map<std::string, int64_t> sent_at;  // mention id → µs just before creating it
-  std::unordered_map<std::string, int> index_of;     // mention id → its place in the run
+  struct Sent {
+    int64_t at_us = 0;  // just before creating it
+    int place = 0;      // in the run
+    bool answered = false;
+  };
+  std::unordered_map<std::string, Sent> sent;  // by mention id
   const auto start = std::chrono::steady_clock::now();
   int64_t behind_us = 0;  // how late the injector ran against its schedule, at worst
   for (int i = 0; i < n; ++i) {
@@ -197,8 +201,7 @@ int main(int argc, char** argv) {
                    {"text", "버스 정류장 안내판이 고장났어요 " + std::to_string(i)}};
     const int64_t t = now_us();
     auto created = sandbox.call(http::verb::post, "/_sandbox/mentions", json::serialize(m));
-    sent_at.emplace(std::string(created.at("id").as_string()), t);
-    index_of.emplace(std::string(created.at("id").as_string()), i);
+    sent.emplace(std::string(created.at("id").as_string()), Sent{t, i});
   }
   const double inject_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -222,15 +225,16 @@ int main(int argc, char** argv) {
   for (const auto& p : all.as_array()) {
     const auto& o = p.as_object();
     if (!o.at("in_reply_to_id").is_string()) continue;
-    auto it = sent_at.find(std::string(o.at("in_reply_to_id").as_string()));
-    if (it == sent_at.end()) continue;
-    if (it->second < 0) {
+    auto it = sent.find(std::string(o.at("in_reply_to_id").as_string()));
+    if (it == sent.end()) continue;
+    if (it->second.answered) {
       ++answered_twice;
       continue;
     }
-    ms.push_back(static_cast<double>(o.at("received_at_us").as_int64() - it->second) / 1000.0);
-    worst.emplace_back(ms.back(), index_of[it->first]);
-    it->second = -1;
+    ms.push_back(static_cast<double>(o.at("received_at_us").as_int64() - it->second.at_us) /
+                 1000.0);
+    worst.emplace_back(ms.back(), it->second.place);
+    it->second.answered = true;
   }
   if (static_cast<int>(ms.size()) != n || answered_twice > 0) {
     std::fprintf(stderr, "%zu of %d mentions answered, %d answered twice\n", ms.size(), n,

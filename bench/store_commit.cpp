@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -110,6 +111,26 @@ std::string row_counts(const std::string& location) {
   return out;
 }
 
+// The rows an ingest writes, as plain statements (?N: SQLite; PostgreSQL gets $N).
+constexpr const char* kPlainRows[] = {
+    "INSERT INTO ticket_sequence_by_prefix (prefix, year, last) VALUES ('', 2026, 1) "
+    "ON CONFLICT (prefix, year) DO UPDATE SET last = ticket_sequence_by_prefix.last + 1",
+    "INSERT INTO tickets (number, platform, account, mention_id, author, author_acct, text, "
+    "language, visibility, department, category, priority, rule, status, created_at, "
+    "updated_at, author_id) VALUES (?1, 'mastodon', 'songpa', ?2, ?3, ?4, ?5, 'ko', 0, "
+    "'roads', 'footbridge', 1, 'footbridge', 'open', ?6, ?6, ?7)",
+    "INSERT INTO events (ticket_id, at, actor, kind, detail) VALUES (?1, ?2, 'sotongd', "
+    "'opened', 'rule=footbridge department=roads priority=normal')",
+    "INSERT INTO thread_posts (platform, account, post_id, ticket_id) VALUES ('mastodon', "
+    "'songpa', ?1, ?2)",
+    "INSERT INTO outbox (ticket_id, kind, account, in_reply_to_id, author_acct, text, "
+    "visibility, language, priority, idempotency_key, state, next_attempt_at, created_at) "
+    "VALUES (?1, 'ack', 'songpa', ?2, ?3, ?4, 0, 'ko', 1, ?5, 'pending', ?6, ?6)",
+    "INSERT INTO events (ticket_id, at, actor, kind, detail) VALUES (?1, ?2, 'sotongd', "
+    "'ack_queued', ?3)",
+    "INSERT INTO mentions_seen (platform, account, mention_id, ticket_id, decision, seen_at) "
+    "VALUES ('mastodon', 'songpa', ?1, ?2, 'ticket', ?3)"};
+
 // Seconds to write n mentions' rows in transactions of `batch`, into a store made by
 // Store::open (the same schema and indexes), with the same pragmas the store sets: the rows
 // an ingest writes (the ticket, its number's sequence, the "opened" event, the mention as a
@@ -131,24 +152,7 @@ double plain_inserts(const std::string& location, int run, int n, int batch) {
   for (const char* p : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
                         "PRAGMA foreign_keys=ON", "PRAGMA temp_store=MEMORY"})
     check(sqlite3_exec(db, p, nullptr, nullptr, nullptr), db, p);
-  const char* sql[] = {
-      "INSERT INTO ticket_sequence_by_prefix (prefix, year, last) VALUES ('', 2026, 1) "
-      "ON CONFLICT (prefix, year) DO UPDATE SET last = ticket_sequence_by_prefix.last + 1",
-      "INSERT INTO tickets (number, platform, account, mention_id, author, author_acct, text, "
-      "language, visibility, department, category, priority, rule, status, created_at, "
-      "updated_at, author_id) VALUES (?1, 'mastodon', 'songpa', ?2, ?3, ?4, ?5, 'ko', 0, "
-      "'roads', 'footbridge', 1, 'footbridge', 'open', ?6, ?6, ?7)",
-      "INSERT INTO events (ticket_id, at, actor, kind, detail) VALUES (?1, ?2, 'sotongd', "
-      "'opened', 'rule=footbridge department=roads priority=normal')",
-      "INSERT INTO thread_posts (platform, account, post_id, ticket_id) VALUES ('mastodon', "
-      "'songpa', ?1, ?2)",
-      "INSERT INTO outbox (ticket_id, kind, account, in_reply_to_id, author_acct, text, "
-      "visibility, language, priority, idempotency_key, state, next_attempt_at, created_at) "
-      "VALUES (?1, 'ack', 'songpa', ?2, ?3, ?4, 0, 'ko', 1, ?5, 'pending', ?6, ?6)",
-      "INSERT INTO events (ticket_id, at, actor, kind, detail) VALUES (?1, ?2, 'sotongd', "
-      "'ack_queued', ?3)",
-      "INSERT INTO mentions_seen (platform, account, mention_id, ticket_id, decision, seen_at) "
-      "VALUES ('mastodon', 'songpa', ?1, ?2, 'ticket', ?3)"};
+  const auto& sql = kPlainRows;
   constexpr int kStatements = sizeof sql / sizeof sql[0];
   sqlite3_stmt* st[kStatements] = {};
   for (int i = 0; i < kStatements; ++i)
@@ -248,27 +252,17 @@ double plain_inserts_pg(const std::string& url, int run, int n, int batch) {
     std::fprintf(stderr, "cannot connect: %s\n", PQerrorMessage(c));
     std::exit(1);
   }
-  const char* sql[] = {
-      "INSERT INTO ticket_sequence_by_prefix (prefix, year, last) VALUES ('', 2026, 1) "
-      "ON CONFLICT (prefix, year) DO UPDATE SET last = ticket_sequence_by_prefix.last + 1",
-      "INSERT INTO tickets (number, platform, account, mention_id, author, author_acct, text, "
-      "language, visibility, department, category, priority, rule, status, created_at, "
-      "updated_at, author_id) VALUES ($1, 'mastodon', 'songpa', $2, $3, $4, $5, 'ko', 0, "
-      "'roads', 'footbridge', 1, 'footbridge', 'open', $6, $6, $7) RETURNING id",
-      "INSERT INTO events (ticket_id, at, actor, kind, detail) VALUES ($1, $2, 'sotongd', "
-      "'opened', 'rule=footbridge department=roads priority=normal')",
-      "INSERT INTO thread_posts (platform, account, post_id, ticket_id) VALUES ('mastodon', "
-      "'songpa', $1, $2)",
-      "INSERT INTO outbox (ticket_id, kind, account, in_reply_to_id, author_acct, text, "
-      "visibility, language, priority, idempotency_key, state, next_attempt_at, created_at) "
-      "VALUES ($1, 'ack', 'songpa', $2, $3, $4, 0, 'ko', 1, $5, 'pending', $6, $6) RETURNING id",
-      "INSERT INTO events (ticket_id, at, actor, kind, detail) VALUES ($1, $2, 'sotongd', "
-      "'ack_queued', $3)",
-      "INSERT INTO mentions_seen (platform, account, mention_id, ticket_id, decision, seen_at) "
-      "VALUES ('mastodon', 'songpa', $1, $2, 'ticket', $3)"};
-  constexpr int kStatements = sizeof sql / sizeof sql[0];
-  for (int i = 0; i < kStatements; ++i)
-    check_pg(PQprepare(c, ("s" + std::to_string(i)).c_str(), sql[i], 0, nullptr), c, sql[i]);
+  // The same statements: $N for ?N, and the ticket's and the reply's ids read back.
+  std::vector<std::string> sql;
+  for (const char* q : kPlainRows) {
+    std::string t = std::regex_replace(q, std::regex(R"(\?(\d+))"), "$$$1");
+    if (t.starts_with("INSERT INTO tickets") || t.starts_with("INSERT INTO outbox"))
+      t += " RETURNING id";
+    sql.push_back(std::move(t));
+  }
+  for (std::size_t i = 0; i < sql.size(); ++i)
+    check_pg(PQprepare(c, ("s" + std::to_string(i)).c_str(), sql[i].c_str(), 0, nullptr), c,
+             sql[i].c_str());
   // Runs prepared statement k with text parameters; gives the first column of its row, if any.
   auto exec = [&](int k, std::vector<std::string> params) {
     std::vector<const char*> v;
@@ -277,7 +271,7 @@ double plain_inserts_pg(const std::string& url, int run, int n, int batch) {
                                  v.data(), nullptr, nullptr, 0);
     std::string first =
         PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "";
-    check_pg(r, c, sql[k]);
+    check_pg(r, c, sql[k].c_str());
     return first;
   };
   const auto start = std::chrono::steady_clock::now();

@@ -1,3 +1,6 @@
+// The Pipeline (pipeline.hpp): a mention decided by the rules, its replies rendered from the
+// templates and stored with its ticket. One file past 450 lines because deciding, rendering and
+// storing share the one Runtime a delivery is read against; split, each would take it apart.
 #include "daemon/pipeline.hpp"
 
 #include <fmt/ranges.h>

@@ -220,26 +220,26 @@ Result<std::string> Store::next_ticket_number(int64_t now_ms, const std::string&
   }
   const std::string& shown = prefix.empty() ? prefix_ : prefix;
   const std::string key = shown == prefix_ ? std::string() : shown;
-  int64_t n = 0;
-  if (db_->dialect() == db::Dialect::kSqlite) {
-    // Two plain statements: RETURNING costs SQLite a temporary table (see insert_id).
-    Stmt up(*db_,
-            "INSERT INTO ticket_sequence_by_prefix (prefix, year, last) VALUES (?1, ?2, 1) "
-            "ON CONFLICT (prefix, year) DO UPDATE SET last = ticket_sequence_by_prefix.last + 1");
-    up.bind(1, key).bind(2, year);
-    if (auto s = up.run(); !s) return Error{"ticket sequence: " + s.error()};
+  // RETURNING costs SQLite a temporary table (see insert_id): there the number is read back.
+  const bool sqlite = db_->dialect() == db::Dialect::kSqlite;
+  const std::string upsert =
+      std::string(
+          "INSERT INTO ticket_sequence_by_prefix (prefix, year, last) VALUES (?1, ?2, 1) "
+          "ON CONFLICT (prefix, year) DO UPDATE SET last = ticket_sequence_by_prefix.last "
+          "+ 1") +
+      (sqlite ? "" : " RETURNING last");
+  Stmt up(*db_, upsert);
+  up.bind(1, key).bind(2, year);
+  bool row = up.step();
+  if (!up.ok()) return Error{"ticket sequence: " + up.error()};
+  int64_t n = row ? up.i64(0) : 0;
+  if (sqlite) {
     Stmt get(*db_, "SELECT last FROM ticket_sequence_by_prefix WHERE prefix = ?1 AND year = ?2");
     get.bind(1, key).bind(2, year);
     if (!get.step()) return Error{"ticket sequence: " + (get.ok() ? "no row" : get.error())};
     n = get.i64(0);
-  } else {
-    Stmt up(*db_,
-            "INSERT INTO ticket_sequence_by_prefix (prefix, year, last) VALUES (?1, ?2, 1) "
-            "ON CONFLICT (prefix, year) DO UPDATE SET last = ticket_sequence_by_prefix.last + 1 "
-            "RETURNING last");
-    up.bind(1, key).bind(2, year);
-    if (!up.step()) return Error{"ticket sequence: " + up.error()};
-    n = up.i64(0);
+  } else if (!row) {
+    return Error{"ticket sequence: no row"};
   }
   char buf[64];
   std::snprintf(buf, sizeof buf, "%s-%04d-%06lld", shown.c_str(), year, static_cast<long long>(n));

@@ -5,9 +5,9 @@
 #include <utf8proc.h>
 
 #include <algorithm>
-#include <chrono>
 #include <boost/json/value.hpp>
 #include <cctype>
+#include <chrono>
 #include <set>
 #include <utility>
 

@@ -17,25 +17,16 @@ stack_stop
 
 # The latency driver, against the trivial responder and then sotongd, each on a fresh sandbox;
 # then the backlog driver's injection and its order report.
-streaming() {
-  for _ in $(seq 1 200); do
-    [ "$(curl -fs "http://127.0.0.1:$sp/_sandbox/stats" | jq .stream_connections)" -ge 1 ] &&
-      return 0
-    sleep 0.05
-  done
-  echo "no stream opened" >&2
-  return 1
-}
 STACK_NO_DAEMON=1 stack_start --rate-limit 0 >/dev/null
 "$bin/sotong-bench-echo" "http://127.0.0.1:$sp" "$work/mastodon.token" 2>"$work/echo.log" &
 stack_pids+=($!)
-streaming
+stack_wait_streaming
 "$bin/sotong-bench-ack" "$sp" steady 20 1 echo | grep '^result: echo 20 '
 stack_stop
 STACK_NO_DAEMON=1 stack_start --rate-limit 0 >/dev/null
 "$bin/sotongd" --config "$work/sotong.yaml" >"$work/sotongd.log" 2>&1 &
 stack_pids+=($!)
-streaming
+stack_wait_streaming
 "$bin/sotong-bench-ack" "$sp" burst 20 sotongd | grep '^result: sotongd 20 '
 "$bin/sotong-bench-ack" "$sp" inject 30 10 "$work/ids" | grep '^injected 30 '
 for _ in $(seq 1 200); do

@@ -240,6 +240,13 @@ asio::awaitable<bool> MastodonConnector::verify() {
   co_return true;
 }
 
+asio::awaitable<void> MastodonConnector::wait_out_rate_limit(const HttpResponse& r) {
+  auto wait = rate_limit_wait(r);
+  log::warn("poll rate-limited; waiting", {{"account", config_.name}, {"wait_ms", wait.count()}});
+  observe_rate_limit_wait();
+  co_await sleep(wait);
+}
+
 asio::awaitable<bool> MastodonConnector::catch_up(MentionSink& sink) {
   auto loaded = co_await sink.load_cursor(platform_, config_.name);
   if (!loaded.ok) co_return false;
@@ -260,11 +267,7 @@ asio::awaitable<bool> MastodonConnector::catch_up(MentionSink& sink) {
       co_return false;
     }
     if (r->status == 429) {
-      auto wait = rate_limit_wait(*r);
-      log::warn("poll rate-limited; waiting",
-                {{"account", config_.name}, {"wait_ms", wait.count()}});
-      observe_rate_limit_wait();
-      co_await sleep(wait);
+      co_await wait_out_rate_limit(*r);
       co_return false;
     }
     if (r->status != 200) {
@@ -360,11 +363,7 @@ asio::awaitable<bool> MastodonConnector::catch_up_forward(MentionSink& sink,
                                        std::to_string(kPageLimit) + "&min_id=" + from);
     auto r = co_await reader_->request(req);
     if (r && r->status == 429) {
-      auto wait = rate_limit_wait(*r);
-      log::warn("poll rate-limited; waiting",
-                {{"account", config_.name}, {"wait_ms", wait.count()}});
-      observe_rate_limit_wait();
-      co_await sleep(wait);
+      co_await wait_out_rate_limit(*r);
       continue;
     }
     if (!r || r->status != 200) co_return false;

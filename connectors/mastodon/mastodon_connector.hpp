@@ -52,6 +52,8 @@ class MastodonConnector : public Connector {
                                                                     bool* thread_gone);
   // Wait implied by a 429's X-RateLimit-Reset, bounded.
   std::chrono::milliseconds rate_limit_wait(const HttpResponse& r) const;
+  // Logs, counts and sleeps through a read's 429.
+  boost::asio::awaitable<void> wait_out_rate_limit(const HttpResponse& r);
 
   boost::asio::any_io_executor ex_;
   AccountConfig config_;
